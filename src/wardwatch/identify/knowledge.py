@@ -1,0 +1,165 @@
+"""Loads the identification knowledge files (see knowledge/SOURCES.md) into typed, compiled form."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+_LEGAL_SUFFIX = re.compile(
+    r"[,.]?\s+(inc|incorporated|corp|corporation|co|company|ltd|limited|llc|gmbh|ag|sa|s\.a|bv|b\.v|ab|"
+    r"as|a/s|oy|plc|pty|kg|spa|s\.p\.a|srl|nv|kk|co\.,? ?ltd)\.?$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An observation rule from rules.json."""
+
+    id: str
+    field: str
+    pattern: re.Pattern[str]
+    set: tuple[tuple[str, str], ...]
+    confidence: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """A product family from models.json."""
+
+    pattern: re.Pattern[str]
+    vendor: str | None
+    device_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class VendorEntry:
+    """A canonical maker from vendors.json."""
+
+    name: str
+    pattern: re.Pattern[str]
+    medical: bool
+    types: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTypeInfo:
+    """A device type of the taxonomy."""
+
+    name: str
+    label: str
+    domain: str
+    clinical_category: str
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """All identification knowledge, with a version string that changes when any file changes."""
+
+    rules: tuple[Rule, ...]
+    families: tuple[Family, ...]
+    vendors: tuple[VendorEntry, ...]
+    types: dict[str, DeviceTypeInfo]
+    version: str
+
+    @classmethod
+    def bundled(cls) -> Knowledge:
+        """The knowledge shipped with this version of wardwatch."""
+        return _bundled()
+
+    def canonical_vendor(self, raw: str) -> str:
+        """A maker's canonical name: the vendors.json entry that matches, else the cleaned string."""
+        text = " ".join(raw.split())
+        for vendor in self.vendors:
+            if vendor.pattern.search(text):
+                return vendor.name
+        previous = None
+        while previous != text:
+            previous = text
+            text = _LEGAL_SUFFIX.sub("", text).strip(" ,.")
+        return text or raw.strip()
+
+    def rules_for(self, field: str) -> tuple[Rule, ...]:
+        """The rules that read one observation field, in file order."""
+        return self._by_field.get(field, ())
+
+    @property
+    def _by_field(self) -> dict[str, tuple[Rule, ...]]:
+        return _rules_by_field(self.rules)
+
+    def vendor(self, name: str) -> VendorEntry | None:
+        """The vendors.json entry of a canonical name."""
+        for vendor in self.vendors:
+            if vendor.name == name:
+                return vendor
+        return None
+
+
+@lru_cache(maxsize=8)
+def _rules_by_field(rules: tuple[Rule, ...]) -> dict[str, tuple[Rule, ...]]:
+    index: dict[str, list[Rule]] = {}
+    for rule in rules:
+        index.setdefault(rule.field, []).append(rule)
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _load_json(name: str) -> tuple[dict[str, Any], bytes]:
+    raw = resources.files("wardwatch.identify").joinpath(f"knowledge/{name}").read_bytes()
+    data: dict[str, Any] = json.loads(raw)
+    return data, raw
+
+
+@lru_cache(maxsize=1)
+def _bundled() -> Knowledge:
+    digest = hashlib.sha256()
+    rules_doc, raw = _load_json("rules.json")
+    digest.update(raw)
+    models_doc, raw = _load_json("models.json")
+    digest.update(raw)
+    vendors_doc, raw = _load_json("vendors.json")
+    digest.update(raw)
+    taxonomy_doc, raw = _load_json("taxonomy.json")
+    digest.update(raw)
+    rules = tuple(
+        Rule(
+            id=r["id"],
+            field=r["field"],
+            pattern=_compile(r.get("match", r"^(.+)$")),
+            set=tuple(r["set"].items()),
+            confidence=float(r["confidence"]),
+            source=r["source"],
+        )
+        for r in rules_doc["rules"]
+    )
+    families = tuple(
+        Family(pattern=_compile(f["match"]), vendor=f.get("vendor"), device_type=f["type"])
+        for f in models_doc["families"]
+    )
+    vendors = tuple(
+        VendorEntry(
+            name=v["name"],
+            pattern=_compile(v["match"]),
+            medical=bool(v["medical"]),
+            types=tuple((k, float(c)) for k, c in v["types"].items()),
+        )
+        for v in vendors_doc["vendors"]
+    )
+    types = {
+        name: DeviceTypeInfo(
+            name=name, label=t["label"], domain=t["domain"], clinical_category=t["clinical_category"]
+        )
+        for name, t in taxonomy_doc["types"].items()
+    }
+    return Knowledge(
+        rules=rules, families=families, vendors=vendors, types=types, version=digest.hexdigest()[:12]
+    )

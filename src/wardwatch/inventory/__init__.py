@@ -1,0 +1,1 @@
+"""Inventory: merges what was seen into devices, with address history and resolved identity."""

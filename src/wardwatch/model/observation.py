@@ -1,0 +1,88 @@
+"""Observation: one policy-neutral fact seen on the wire about one host.
+
+An observation says *what* was seen ("the host 00:11:22:33:44:55 sent DHCP option 12 =
+'PUMP-0042'"), never what it means ("this is an infusion pump"): meaning is the job of
+``wardwatch.identify``. Every observation carries the id of the flow and the timestamp it came
+from, so any conclusion can be traced back to packets.
+
+Field names are namespaced by protocol (``dhcp.hostname``, ``tls.sni``) and every one of them is
+documented in :mod:`wardwatch.sensor.fields`; a test fails if a dissector emits an undocumented
+field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A field value is a string, an integer, a boolean, or a tuple/list of strings/integers.
+FieldValue = str | int | bool | tuple[str, ...] | tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One fact about one host, as seen in one packet or TCP stream prefix.
+
+    ``mac``/``ip`` identify the host the observation is *about* (the subject), which is usually
+    but not always the sender (an SNMP response is about its sender; an ARP reply too; an HTTP
+    ``Server`` header is about the server side of the flow).
+    """
+
+    ts_ns: int
+    """Capture timestamp of the packet, nanoseconds since the Unix epoch (UTC)."""
+    flow_uid: str
+    """The flow this was seen in (see :func:`wardwatch.sensor.flows.flow_uid`)."""
+    protocol: str
+    """The dissector that produced it: ``dhcp``, ``mdns``, ``tls``, ..."""
+    mac: str | None
+    """Subject's MAC address, lower-case colon form, or None when not known (routed traffic)."""
+    ip: str | None
+    """Subject's IP address in its canonical text form, or None (e.g. LLDP)."""
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    """Namespaced fields, e.g. ``{"dhcp.hostname": "PUMP-0042"}``."""
+
+    @property
+    def uid(self) -> str:
+        """Content identity: equal facts about the same host share a uid (used to deduplicate)."""
+        return observation_uid(self.protocol, self.mac, self.ip, self.fields)
+
+    def to_json(self) -> dict[str, Any]:
+        """Versioned JSON-lines form (see docs/observations.md)."""
+        return {
+            "ts_ns": self.ts_ns,
+            "flow_uid": self.flow_uid,
+            "protocol": self.protocol,
+            "mac": self.mac,
+            "ip": self.ip,
+            "fields": {k: list(v) if isinstance(v, tuple) else v for k, v in self.fields.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Observation:
+        """Inverse of :meth:`to_json`."""
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in dict(data["fields"]).items()}
+        return cls(
+            ts_ns=int(data["ts_ns"]),
+            flow_uid=str(data["flow_uid"]),
+            protocol=str(data["protocol"]),
+            mac=data.get("mac"),
+            ip=data.get("ip"),
+            fields=fields,
+        )
+
+
+def observation_uid(protocol: str, mac: str | None, ip: str | None, fields: dict[str, FieldValue]) -> str:
+    """A stable content hash of an observation without its time and flow.
+
+    Re-reading the same capture, or seeing the same DHCP request every hour, yields the same uid,
+    so the store keeps one row per distinct fact with its first and last sighting: storage stays
+    bounded and discovery is idempotent.
+    """
+    canon = json.dumps(
+        [protocol, mac, ip, sorted((k, list(v) if isinstance(v, tuple) else v) for k, v in fields.items())],
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.blake2b(canon.encode(), digest_size=12).hexdigest()

@@ -1,0 +1,1 @@
+"""Capture readers: pcap, pcapng (gzip, directories, standard input) into packet batches."""

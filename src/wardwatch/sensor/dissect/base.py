@@ -1,0 +1,122 @@
+"""The dissector contract.
+
+A dissector is a pure function of one packet's (or one TCP direction's stream prefix) payload and
+its context to a list of observations. It never raises on bad input: any malformed payload gives
+an empty list (or the observations it could make before the damage), because the wire is hostile
+and the sensor must keep going. Hypothesis tests enforce this for every dissector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wardwatch.model.flow import Transport
+from wardwatch.model.observation import Observation
+
+
+@dataclass(frozen=True, slots=True)
+class PacketContext:
+    """Where a payload came from. Built only for identity-bearing packets, never for all.
+
+    For TCP, ``payload`` handed to the dissector is the in-order prefix (bounded, see
+    ``flows``) of one direction of the stream, and ``src``/``dst`` are that direction's sender
+    and receiver. ``l2_payload`` dissectors (ARP, LLDP, CDP) get the frame after the Ethernet
+    header and ``ethertype`` set; their IP fields are None.
+    """
+
+    ts_ns: int
+    flow_uid: str
+    transport: Transport
+    src_mac: str | None = None
+    dst_mac: str | None = None
+    src_ip: str | None = None
+    dst_ip: str | None = None
+    src_port: int = 0
+    dst_port: int = 0
+    vlan: int | None = None
+    ethertype: int = 0
+    ttl: int = 0
+    """IP TTL / hop limit of the packet (0 for streams and L2)."""
+    client_is_src: bool | None = None
+    """For TCP: True when ``src`` is the side that opened the connection, if known."""
+    tcp: TcpTraits | None = None
+    """Only for TCP SYN / SYN-ACK packets handed to the stack-traits dissector."""
+
+
+@dataclass(frozen=True, slots=True)
+class TcpTraits:
+    """The header traits of a TCP SYN or SYN-ACK used for p0f-style OS guesses."""
+
+    syn_ack: bool
+    ttl: int
+    ip_version: int
+    df: bool
+    window: int
+    mss: int | None
+    wscale: int | None
+    options: tuple[str, ...]  # layout, e.g. ("mss", "nop", "ws", "sok", "ts")
+    ip_header_len: int
+    ip_options_len: int = 0
+    quirks: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Dissector(Protocol):
+    """What the sensor calls. See module docstring for the rules."""
+
+    name: str
+    """Also the ``protocol`` of every observation it produces."""
+    transports: frozenset[Transport]
+    udp_ports: frozenset[int]
+    """UDP ports (either side) always handed to this dissector."""
+    tcp_ports: frozenset[int]
+    """TCP ports (server side) whose stream prefixes are always handed to it."""
+    ethertypes: frozenset[int]
+    """For L2 dissectors: EtherTypes (or 0x10000 + LLC/SNAP PID for CDP) handed to it."""
+
+    def probe(self, payload: bytes) -> bool:
+        """Content detection on any port: cheap, may have false positives, never raises."""
+        ...
+
+    def dissect(self, ctx: PacketContext, payload: bytes) -> list[Observation]:
+        """Payload to observations. Never raises."""
+        ...
+
+
+def obs(ctx: PacketContext, protocol: str, *, subject: str = "src", **fields: object) -> Observation:
+    """Build an observation about the sender (``subject='src'``) or receiver (``'dst'``).
+
+    Fields with value None or "" are dropped: "not present" is not a fact worth storing. Keyword
+    names use ``__`` for ``.`` so ``obs(ctx, "dhcp", dhcp__hostname="x")`` gives ``dhcp.hostname``.
+    """
+    clean: dict[str, object] = {}
+    for key, value in fields.items():
+        if value is None or value == "" or value == ():
+            continue
+        if isinstance(value, list):
+            value = tuple(value)
+        clean[key.replace("__", ".")] = value
+    mac, ip = (ctx.src_mac, ctx.src_ip) if subject == "src" else (ctx.dst_mac, ctx.dst_ip)
+    return Observation(
+        ts_ns=ctx.ts_ns,
+        flow_uid=ctx.flow_uid,
+        protocol=protocol,
+        mac=mac,
+        ip=ip,
+        fields=clean,  # type: ignore[arg-type]
+    )
+
+
+def safe_text(raw: bytes, limit: int = 256) -> str:
+    """Decode wire bytes to printable text, bounded: never raises, drops control characters."""
+    text = raw[:limit].decode("utf-8", errors="replace")
+    return "".join(ch for ch in text if ch.isprintable()).strip()
+
+
+DissectFn = Callable[[PacketContext, bytes], Sequence[Observation]]
+
+
+def mac_text(raw: bytes) -> str:
+    """Six bytes as a lower-case colon-separated MAC address (the form observations use)."""
+    return ":".join(f"{b:02x}" for b in raw[:6])

@@ -1,0 +1,865 @@
+"""SensorEngine: batches in; observations, flow records, sightings and conversations out.
+
+``feed(batch)`` runs decode (NumPy) -> flow meter (per distinct flow segment) -> dispatch (only
+identity-bearing packets reach Python dissectors) and returns what became final in that batch;
+``finish()`` ends the capture and flushes everything.
+
+Dispatch rules (see docs/adr/002-packet-path.md):
+
+* L2 (non-IP) frames whose EtherType is in a dissector's ``ethertypes``: every frame, payload =
+  the frame after the Ethernet/VLAN (and LLC/SNAP) header.
+* UDP: if either port of the flow is in a dissector's ``udp_ports``, every payload packet goes
+  to those dissectors. Otherwise the first payload packet of each direction is probed with every
+  UDP dissector; the first that matches is remembered for the flow and gets the first
+  :data:`PROBE_PACKETS` payload packets per direction.
+* ICMP/ICMPv6: the first :data:`PROBE_PACKETS` payload packets per direction go to dissectors
+  whose ``transports`` contain that transport (NDP, router advertisements).
+* TCP: each direction keeps an in-order prefix (reassembled by sequence number, retransmissions
+  and overlap trimmed, out-of-order segments held within a small window) up to
+  ``stream_prefix_bytes``. The decision to keep a direction is made on its first in-order bytes:
+  kept when a dissector's ``tcp_ports`` has the server port (either port while roles are
+  unknown) or a TCP dissector's ``probe`` accepts those bytes; otherwise the direction is
+  dropped at once, which keeps bulk traffic off the Python path. A kept prefix is handed over
+  once: when full, on FIN (that direction) or RST (both), or at flow end, to the port-matched
+  dissectors and those whose ``probe(prefix)`` is true.
+* TCP SYN and SYN-ACK packets go, with :class:`TcpTraits`, to *SYN dissectors*: those named
+  ``"tcpstack"`` or having ``wants_syn = True`` with TCP in ``transports``. SYN dissectors get
+  only SYNs, never stream prefixes.
+
+A dissector that raises despite its contract is counted in ``dissector_errors``; the packet path
+carries on.
+
+Sightings (source MAC, source IP) and conversations (flows aggregated by client, server,
+transport and server port; the server is ``b`` when unknown; L2 flows use the EtherType as the
+server port) are cumulative over the capture, matching the store's max-merge. ``feed`` emits the
+ones that changed each time capture time crosses a multiple of ``report_interval_s`` (so a live
+sensor reports presence as it goes); ``finish`` emits all of them.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from wardwatch.model.flow import Conversation, Flow, Transport
+from wardwatch.model.observation import Observation
+from wardwatch.sensor.capture.batch import PacketBatch
+from wardwatch.sensor.dissect.base import Dissector, PacketContext, TcpTraits
+from wardwatch.sensor.flows.decode import (
+    ERROR_NAMES,
+    T_ICMP,
+    T_ICMP6,
+    T_L2,
+    T_TCP,
+    T_UDP,
+    V4_MAPPED,
+    Decoded,
+    decode,
+    format_ip,
+    format_mac,
+)
+from wardwatch.sensor.flows.meter import (
+    B_END,
+    B_FIN,
+    B_RST,
+    B_SYN_HI,
+    B_SYN_LO,
+    B_SYNACK_HI,
+    B_SYNACK_LO,
+    BatchView,
+    FlowMeter,
+    FlowState,
+    port_server,
+)
+from wardwatch.store.ports import Sighting
+
+#: Payload packets per direction handed to a probe-matched UDP (or ICMP) dissector.
+PROBE_PACKETS = 8
+#: Out-of-order TCP segments held per direction, and how far ahead of the next byte they may be.
+MAX_PENDING = 16
+OOO_WINDOW = 65536
+_M32 = 0xFFFF_FFFF
+_B_SYNS = B_SYN_LO | B_SYN_HI | B_SYNACK_LO | B_SYNACK_HI
+
+
+@dataclass(slots=True)
+class SensorConfig:
+    """Limits and timeouts of the packet path. Every table is bounded."""
+
+    idle_timeout_s: float = 120.0
+    active_timeout_s: float = 1800.0
+    max_flows: int = 500_000
+    stream_prefix_bytes: int = 16384
+    max_streams: int = 50_000
+    max_conversations: int = 1_000_000
+    max_sightings: int = 1_000_000
+    tcp_idle_timeout_s: float | None = None
+    """Idle timeout of TCP flows (None: ``idle_timeout_s``)."""
+    udp_idle_timeout_s: float | None = None
+    """Idle timeout of UDP flows (None: ``idle_timeout_s``)."""
+    tcp_close_grace_s: float = 5.0
+    """A TCP flow ends this long after FIN both ways or RST (late ACKs still count)."""
+    report_interval_s: float = 60.0
+    """Capture time between periodic sighting/conversation reports from ``feed``."""
+
+
+@dataclass(slots=True)
+class SensorStats:
+    """Counters of everything the packet path did or skipped."""
+
+    packets: int = 0
+    bytes: int = 0
+    decode_errors: dict[str, int] = field(default_factory=dict)
+    non_ip: int = 0
+    flows_created: int = 0
+    flows_expired_idle: int = 0
+    flows_expired_active: int = 0
+    flows_closed: int = 0
+    flows_evicted: int = 0
+    flows_end_of_capture: int = 0
+    streams_evicted: int = 0
+    dissector_calls: int = 0
+    dissector_errors: int = 0
+    observations: int = 0
+    conversations_evicted: int = 0
+    sightings_evicted: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+
+
+@dataclass(slots=True)
+class SensorOutput:
+    """What became final during one ``feed`` (or at ``finish``)."""
+
+    observations: list[Observation] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+    sightings: list[Sighting] = field(default_factory=list)
+    conversations: list[Conversation] = field(default_factory=list)
+
+
+class _Stream:
+    """One TCP direction's in-order prefix."""
+
+    __slots__ = ("buf", "decided", "next_seq", "pending")
+
+    def __init__(self, next_seq: int | None) -> None:
+        self.next_seq = next_seq
+        self.buf = bytearray()
+        self.pending: dict[int, bytes] = {}
+        self.decided = False
+
+
+class _TcpExt:
+    __slots__ = ("done", "isn", "streams")
+
+    def __init__(self) -> None:
+        self.streams: list[_Stream | None] = [None, None]  # by direction: 0 from lo, 1 from hi
+        self.done = [False, False]
+        self.isn: list[int | None] = [None, None]
+
+
+class _ProbeExt:
+    """UDP/ICMP per-flow dispatch state."""
+
+    __slots__ = ("matched", "port_ds", "probed", "seen")
+
+    def __init__(self, port_ds: tuple[Dissector, ...]) -> None:
+        self.port_ds = port_ds
+        self.matched: tuple[Dissector, ...] = ()
+        self.probed = [False, False]
+        self.seen = [0, 0]
+
+
+_NOTHING = ()  # ext of flows with nothing to dispatch
+
+
+def _tcp_traits(pkt: bytes, l3: int, l4: int, ip_version: int, syn_ack: bool) -> TcpTraits:
+    """p0f-style traits of a SYN/SYN-ACK from its captured bytes (bounds-checked)."""
+    quirks: list[str] = []
+    ttl = 0
+    df = False
+    ip_opts = max(0, l4 - l3 - (20 if ip_version == 4 else 40))
+    if ip_version == 4 and len(pkt) >= l3 + 20:
+        tos, ident, frag, ttl = pkt[l3 + 1], *struct.unpack_from("!HH", pkt, l3 + 4), pkt[l3 + 8]
+        df = bool(frag & 0x4000)
+        if frag & 0x8000:
+            quirks.append("0+")
+        if df and ident:
+            quirks.append("id+")
+        if not df and not ident:
+            quirks.append("id-")
+        if tos & 3:
+            quirks.append("ecn")
+    elif ip_version == 6 and len(pkt) >= l3 + 40:
+        ttl = pkt[l3 + 7]
+        if pkt[l3 + 1] & 0x30:
+            quirks.append("ecn")
+    seq, ack, off, flags, win, _, urg = struct.unpack_from("!IIBBHHH", pkt, l4 + 4)
+    if not seq:
+        quirks.append("seq-")
+    if flags & 0x10:
+        if not ack:
+            quirks.append("ack-")
+    elif ack:
+        quirks.append("ack+")
+    if flags & 0x20:
+        quirks.append("urgf+")
+    elif urg:
+        quirks.append("uptr+")
+    if flags & 0x08:
+        quirks.append("pushf+")
+    if flags & 0xC0:
+        quirks.append("ecn")
+    opts = pkt[l4 + 20 : l4 + (off >> 4) * 4]
+    layout: list[str] = []
+    mss: int | None = None
+    ws: int | None = None
+    i = 0
+    while i < len(opts):
+        kind = opts[i]
+        if kind == 0:
+            layout.append("eol")
+            if any(opts[i + 1 :]):
+                quirks.append("opt+")
+            break
+        if kind == 1:
+            layout.append("nop")
+            i += 1
+            continue
+        if i + 1 >= len(opts) or opts[i + 1] < 2 or i + opts[i + 1] > len(opts):
+            quirks.append("bad")
+            break
+        ln = opts[i + 1]
+        body = opts[i + 2 : i + ln]
+        if kind == 2 and ln == 4:
+            layout.append("mss")
+            mss = int.from_bytes(body, "big")
+        elif kind == 3 and ln == 3:
+            layout.append("ws")
+            ws = body[0]
+            if ws > 14:
+                quirks.append("exws")
+        elif kind == 4 and ln == 2:
+            layout.append("sok")
+        elif kind == 8 and ln == 10:
+            layout.append("ts")
+            if not int.from_bytes(body[:4], "big"):
+                quirks.append("ts1-")
+            if not syn_ack and int.from_bytes(body[4:], "big"):
+                quirks.append("ts2+")
+        else:
+            layout.append(f"?{kind}")
+        i += ln
+    return TcpTraits(
+        syn_ack=syn_ack,
+        ttl=ttl,
+        ip_version=ip_version,
+        df=df,
+        window=win,
+        mss=mss,
+        wscale=ws,
+        options=tuple(layout),
+        ip_header_len=l4 - l3,
+        ip_options_len=ip_opts,
+        quirks=tuple(dict.fromkeys(quirks)),
+    )
+
+
+class SensorEngine:
+    """Decode -> meter -> dispatch -> outputs, one batch at a time (see module docstring)."""
+
+    def __init__(self, config: SensorConfig | None = None, dissectors: Sequence[Dissector] | None = None):
+        self.config = cfg = config or SensorConfig()
+        if dissectors is None:
+            from wardwatch.sensor.dissect import registry  # lazy: imports every dissector module
+
+            dissectors = registry.DISSECTORS
+        self.dissectors = tuple(dissectors)
+        self.stats = SensorStats()
+        self._syn_ds = tuple(
+            d
+            for d in self.dissectors
+            if Transport.TCP in d.transports and (d.name == "tcpstack" or getattr(d, "wants_syn", False))
+        )
+        syn_ids = {id(d) for d in self._syn_ds}
+        self._tcp_ds = tuple(
+            d for d in self.dissectors if Transport.TCP in d.transports and id(d) not in syn_ids
+        )
+        self._udp_ds = tuple(d for d in self.dissectors if Transport.UDP in d.transports)
+        self._icmp_ds = {
+            code: tuple(d for d in self.dissectors if tr in d.transports)
+            for code, tr in ((T_ICMP, Transport.ICMP), (T_ICMP6, Transport.ICMP6))
+        }
+        self._l2: dict[int, tuple[Dissector, ...]] = {}
+        for d in self.dissectors:
+            for et in d.ethertypes:
+                self._l2[et] = (*self._l2.get(et, ()), d)
+        self._udp_port_cache: dict[tuple[int, int], tuple[Dissector, ...]] = {}
+        self._tcp_port_cache: dict[int, tuple[Dissector, ...]] = {}
+        self.meter = FlowMeter(
+            idle_timeout_s=cfg.idle_timeout_s,
+            active_timeout_s=cfg.active_timeout_s,
+            max_flows=cfg.max_flows,
+            tcp_idle_timeout_s=cfg.tcp_idle_timeout_s,
+            udp_idle_timeout_s=cfg.udp_idle_timeout_s,
+            tcp_close_grace_s=cfg.tcp_close_grace_s,
+            on_update=self._on_update,
+            on_end=self._on_end,
+            on_view=self._on_view,
+        )
+        self._streams: OrderedDict[tuple[int, int], tuple[FlowState, int]] = OrderedDict()
+        self._sightings: OrderedDict[tuple[int, int, int], list[int]] = OrderedDict()
+        # dicts as insertion-ordered sets, so reports come out in a deterministic order
+        self._sight_dirty: dict[tuple[int, int, int], None] = {}
+        self._convs: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
+        self._conv_dirty: dict[tuple[object, ...], None] = {}
+        self._interval = max(1, int(cfg.report_interval_s * 1e9))
+        self._next_report: int | None = None
+        self._out = SensorOutput()
+        # per-batch state for the hooks
+        self._batch: PacketBatch | None = None
+        self._dec: Decoded | None = None
+        self._view: BatchView | None = None
+        self._cc: list[int] = []
+        self._plists: tuple[list[int], list[int], list[int], list[int], list[int], memoryview] | None = None
+        self._csyn: list[int] = []
+        self._interesting: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._interesting_l: list[bool] | None = None
+        self._syns: npt.NDArray[np.bool_] = self._interesting
+
+    # --- public API ------------------------------------------------------------------------------
+    def feed(self, batch: PacketBatch) -> SensorOutput:
+        """Process one batch; returns what became final during it (flows ended, observations ...)."""
+        out = self._out = SensorOutput()
+        n = len(batch)
+        if n == 0:
+            return out
+        st = self.stats
+        dec = decode(batch)
+        st.packets += n
+        st.bytes += int(batch.wirelen.sum(dtype=np.int64))
+        if dec.error.any():
+            for code, count in enumerate(np.bincount(dec.error).tolist()):
+                if code and count:
+                    name = ERROR_NAMES.get(code, f"error-{code}")
+                    st.decode_errors[name] = st.decode_errors.get(name, 0) + count
+        ok = dec.error == 0
+        st.non_ip += int(np.count_nonzero(ok & (dec.ip_version == 0)))
+        tmin, tmax = int(batch.ts_ns.min()), int(batch.ts_ns.max())
+        st.first_ns = tmin if st.first_ns is None else min(st.first_ns, tmin)
+        st.last_ns = tmax if st.last_ns is None else max(st.last_ns, tmax)
+        if self._next_report is None:
+            self._next_report = (tmin // self._interval + 1) * self._interval
+
+        self._batch, self._dec = batch, dec
+        self.meter.process(dec, batch)
+        self._sight(batch, dec, ok)
+        self.meter.expire(st.last_ns)
+        self._sync_meter_stats()
+        if st.last_ns >= self._next_report:
+            self._report(all_=False)
+            self._next_report = (st.last_ns // self._interval + 1) * self._interval
+        self._batch = self._dec = self._view = None
+        self._plists = None
+        st.observations += len(out.observations)
+        return out
+
+    def finish(self) -> SensorOutput:
+        """End of capture: end every flow, hand over every stream, emit all aggregates."""
+        out = self._out = SensorOutput()
+        self.meter.flush()
+        self._sync_meter_stats()
+        self._report(all_=True)
+        self.stats.observations += len(out.observations)
+        return out
+
+    # --- meter hooks -----------------------------------------------------------------------------
+    def _on_view(self, view: BatchView) -> None:
+        assert self._dec is not None
+        self._view = view
+        self._plists = None
+        pay = self._dec.pay_len[view.order]
+        interesting = (pay > 0) | ((view.bits & (_B_SYNS | B_END)) != 0)
+        cc = np.zeros(interesting.shape[0] + 1, dtype=np.int64)
+        np.cumsum(interesting, out=cc[1:])
+        self._cc = cc.tolist()
+        self._interesting = interesting
+        self._interesting_l = None
+        syns = (view.bits & _B_SYNS) != 0
+        cs = np.zeros(syns.shape[0] + 1, dtype=np.int64)
+        np.cumsum(syns, out=cs[1:])
+        self._csyn = cs.tolist()
+        self._syns = syns
+
+    def _on_update(self, f: FlowState, s: int, e: int) -> None:
+        if self._cc[e] == self._cc[s]:
+            return
+        ext = f.ext
+        if ext is None:
+            ext = f.ext = self._new_ext(f)
+        if isinstance(ext, _TcpExt):
+            self._tcp(f, ext, s, e)
+        elif isinstance(ext, _ProbeExt):
+            self._datagrams(f, ext, s, e)
+        elif ext:
+            self._l2_frames(f, ext, s, e)
+
+    def _new_ext(self, f: FlowState) -> object:
+        tcode = f.tcode
+        if tcode == T_TCP:
+            if not self._tcp_ds and not self._syn_ds:
+                return _NOTHING
+            return _TcpExt()
+        if tcode == T_L2:
+            return self._l2.get(f.ethertype, _NOTHING)
+        if tcode == T_UDP:
+            key = (f.lo_port, f.hi_port)
+            port_ds = self._udp_port_cache.get(key)
+            if port_ds is None:
+                port_ds = tuple(
+                    d for d in self._udp_ds if f.lo_port in d.udp_ports or f.hi_port in d.udp_ports
+                )
+                if len(self._udp_port_cache) > 65536:
+                    self._udp_port_cache.clear()
+                self._udp_port_cache[key] = port_ds
+            if not port_ds and not self._udp_ds:
+                return _NOTHING
+            return _ProbeExt(port_ds)
+        if tcode in (T_ICMP, T_ICMP6) and self._icmp_ds[tcode]:
+            ext = _ProbeExt(())
+            ext.matched = self._icmp_ds[tcode]
+            ext.probed = [True, True]
+            return ext
+        return _NOTHING
+
+    def _on_end(self, f: FlowState, reason: str) -> None:
+        ext = f.ext
+        if isinstance(ext, _TcpExt):
+            for d in (0, 1):
+                if ext.streams[d] is not None:
+                    self._handoff(f, ext, d, f.last_ns)
+        rec = f.record(reason)
+        self._out.flows.append(rec)
+        self._conversation(rec)
+
+    def _sync_meter_stats(self) -> None:
+        ms, st = self.meter.stats, self.stats
+        st.flows_created = ms.flows_created
+        st.flows_expired_idle = ms.flows_expired_idle
+        st.flows_expired_active = ms.flows_expired_active
+        st.flows_closed = ms.flows_closed
+        st.flows_evicted = ms.flows_evicted
+        st.flows_end_of_capture = ms.flows_end_of_capture
+
+    # --- dispatch --------------------------------------------------------------------------------
+    def _call(self, d: Dissector, ctx: PacketContext, payload: bytes) -> None:
+        self.stats.dissector_calls += 1
+        try:
+            found = d.dissect(ctx, payload)
+        except Exception:  # a broken dissector must not stop the sensor
+            self.stats.dissector_errors += 1
+            return
+        if found:
+            self._out.observations.extend(found)
+
+    def _probe(self, d: Dissector, payload: bytes) -> bool:
+        try:
+            return bool(d.probe(payload))
+        except Exception:
+            self.stats.dissector_errors += 1
+            return False
+
+    def _packet_lists(self) -> tuple[list[int], list[int], list[int], list[int], list[int], memoryview]:
+        """Per-batch lists for per-packet access (built once per batch, only when needed)."""
+        if self._plists is None:
+            dec, view, batch = self._dec, self._view, self._batch
+            assert dec is not None and view is not None and batch is not None
+            self._plists = (
+                view.order.tolist(),
+                dec.tcp_seq.tolist(),
+                dec.pay_len.tolist(),
+                (batch.offset + dec.pay_off).tolist(),
+                dec.pay_wire.tolist(),
+                batch.data.data,  # a memoryview: slicing it copies nothing
+            )
+        return self._plists
+
+    def _payload(self, i: int) -> bytes:
+        _, _, plen_l, pabs_l, _, mv = self._packet_lists()
+        o = pabs_l[i]
+        return bytes(mv[o : o + plen_l[i]])
+
+    def _positions(self, s: int, e: int) -> list[int]:
+        """Sorted positions in [s, e) with payload or SYN/FIN/RST."""
+        if e - s > 16:
+            return (np.flatnonzero(self._interesting[s:e]) + s).tolist()
+        flags = self._interesting_l
+        if flags is None:
+            flags = self._interesting_l = self._interesting.tolist()
+        return [k for k in range(s, e) if flags[k]]
+
+    def _l2_frames(self, f: FlowState, ds: tuple[Dissector, ...], s: int, e: int) -> None:
+        dec, view = self._dec, self._view
+        assert dec is not None and view is not None
+        for k in self._positions(s, e):
+            i = int(view.order[k])
+            payload = self._payload(i)
+            if not payload:
+                continue
+            ctx = PacketContext(
+                ts_ns=int(view.ts[k]),
+                flow_uid=f.uid,
+                transport=Transport.L2,
+                src_mac=format_mac(int(dec.src_mac[i])),
+                dst_mac=format_mac(int(dec.dst_mac[i])),
+                vlan=f.vlan,
+                ethertype=f.ethertype,
+            )
+            for d in ds:
+                self._call(d, ctx, payload)
+
+    def _ip_ctx(
+        self, f: FlowState, k: int, i: int, client_is_src: bool | None = None, tcp: TcpTraits | None = None
+    ) -> PacketContext:
+        dec, view = self._dec, self._view
+        assert dec is not None and view is not None
+        lo = bool(view.from_lo[k])
+        return PacketContext(
+            ts_ns=int(view.ts[k]),
+            flow_uid=f.uid,
+            transport=f.transport,
+            src_mac=format_mac(int(dec.src_mac[i])),
+            dst_mac=format_mac(int(dec.dst_mac[i])),
+            src_ip=f.lo_ip if lo else f.hi_ip,
+            dst_ip=f.hi_ip if lo else f.lo_ip,
+            src_port=f.lo_port if lo else f.hi_port,
+            dst_port=f.hi_port if lo else f.lo_port,
+            vlan=f.vlan,
+            ethertype=int(dec.ethertype[i]),
+            ttl=int(dec.ttl[i]),
+            client_is_src=client_is_src,
+            tcp=tcp,
+        )
+
+    def _datagrams(self, f: FlowState, ext: _ProbeExt, s: int, e: int) -> None:
+        """UDP and ICMP: port-matched dissectors get every payload packet, probed ones a few."""
+        view = self._view
+        assert view is not None
+        if not ext.port_ds and ext.seen[0] >= PROBE_PACKETS and ext.seen[1] >= PROBE_PACKETS:
+            f.ext = _NOTHING
+            return
+        for k in self._positions(s, e):
+            i = int(view.order[k])
+            if ext.port_ds:
+                payload = self._payload(i)
+                ctx = self._ip_ctx(f, k, i)
+                for d in ext.port_ds:
+                    self._call(d, ctx, payload)
+                continue
+            dr = 0 if view.from_lo[k] else 1
+            ext.seen[dr] += 1
+            if ext.seen[dr] > PROBE_PACKETS:
+                continue
+            payload = b""
+            if not ext.matched and not ext.probed[dr]:
+                ext.probed[dr] = True
+                payload = self._payload(i)
+                for d in self._udp_ds:
+                    if self._probe(d, payload):
+                        ext.matched = (d,)
+                        break
+            if ext.matched:
+                ctx = self._ip_ctx(f, k, i)
+                payload = payload or self._payload(i)
+                for d in ext.matched:
+                    self._call(d, ctx, payload)
+            elif ext.probed[0] and ext.probed[1]:
+                f.ext = _NOTHING  # neither direction matched: nothing more to do for this flow
+                return
+
+    def _tcp(self, f: FlowState, ext: _TcpExt, s: int, e: int) -> None:
+        dec, view, batch = self._dec, self._view, self._batch
+        assert dec is not None and view is not None and batch is not None
+        if ext.done[0] and ext.done[1]:
+            # streams are over: only SYNs (retransmitted, or a reused port) still matter
+            if not self._syn_ds or self._csyn[e] == self._csyn[s]:
+                return
+            positions = (np.flatnonzero(self._syns[s:e]) + s).tolist()
+        else:
+            positions = self._positions(s, e)
+        order_l, seq_l, plen_l, pabs_l, pwire_l, mv = self._packet_lists()
+        ts_l, bits_l, from_lo_l = self.meter._lists()
+        limit = self.config.stream_prefix_bytes
+        streams, done = ext.streams, ext.done
+        for k in positions:
+            i = order_l[k]
+            b = bits_l[k]
+            dr = 0 if from_lo_l[k] else 1
+            if b & _B_SYNS:
+                if ext.isn[dr] is None:
+                    ext.isn[dr] = (seq_l[i] + 1) & _M32
+                if self._syn_ds:
+                    self._syn(f, k, i, bool(b & (B_SYNACK_LO | B_SYNACK_HI)))
+            if not done[dr]:
+                plen = plen_l[i]
+                if plen:
+                    st = streams[dr]
+                    seq = seq_l[i]
+                    o = pabs_l[i]
+                    if plen < pwire_l[i]:
+                        # cut by the snap length: the stream has a hole after this segment
+                        self._stream_data(f, ext, dr, seq, bytes(mv[o : o + plen]), ts_l[k])
+                        if streams[dr] is not None:
+                            self._handoff(f, ext, dr, ts_l[k])
+                        done[dr] = True
+                    elif st is not None and st.decided and seq == st.next_seq and not st.pending:
+                        # the common case: the next in-order segment
+                        st.buf += mv[o : o + plen]
+                        st.next_seq = (seq + plen) & _M32
+                        if len(st.buf) >= limit:
+                            self._handoff(f, ext, dr, ts_l[k])
+                    else:
+                        self._stream_data(f, ext, dr, seq, bytes(mv[o : o + plen]), ts_l[k])
+                if b & B_FIN:
+                    if streams[dr] is not None:
+                        self._handoff(f, ext, dr, ts_l[k])
+                    done[dr] = True
+            if b & B_RST:
+                for d in (0, 1):
+                    if streams[d] is not None:
+                        self._handoff(f, ext, d, ts_l[k])
+                    done[d] = True
+
+    def _syn(self, f: FlowState, k: int, i: int, syn_ack: bool) -> None:
+        dec, batch = self._dec, self._batch
+        assert dec is not None and batch is not None
+        pkt = batch.packet(i)
+        traits = _tcp_traits(pkt, int(dec.l3_off[i]), int(dec.l4_off[i]), int(dec.ip_version[i]), syn_ack)
+        ctx = self._ip_ctx(f, k, i, client_is_src=not syn_ack, tcp=traits)
+        for d in self._syn_ds:
+            self._call(d, ctx, b"")
+
+    def _tcp_port_ds(self, f: FlowState) -> tuple[Dissector, ...]:
+        side = f.server_side()
+        ports = (f.lo_port, f.hi_port) if side < 0 else ((f.lo_port,) if side == 0 else (f.hi_port,))
+        found: list[Dissector] = []
+        for p in ports:
+            ds = self._tcp_port_cache.get(p)
+            if ds is None:
+                ds = self._tcp_port_cache[p] = tuple(d for d in self._tcp_ds if p in d.tcp_ports)
+            found.extend(d for d in ds if d not in found)
+        return tuple(found)
+
+    def _stream_data(self, f: FlowState, ext: _TcpExt, dr: int, seq: int, data: bytes, ts: int) -> None:
+        st = ext.streams[dr]
+        if st is None:
+            st = ext.streams[dr] = _Stream(ext.isn[dr])
+            self._streams[(f.id, dr)] = (f, dr)
+            if len(self._streams) > self.config.max_streams:
+                (_, _), (vf, vd) = self._streams.popitem(last=False)
+                self.stats.streams_evicted += 1
+                vext = vf.ext
+                assert isinstance(vext, _TcpExt)
+                self._handoff(vf, vext, vd, vf.last_ns)
+                if vf is f and vd == dr:
+                    return
+        if st.next_seq is None:
+            st.next_seq = seq
+        limit = self.config.stream_prefix_bytes
+        rel = (seq - st.next_seq) & _M32
+        if rel >= 0x8000_0000:
+            rel -= 0x1_0000_0000
+        if rel <= 0:
+            self._append(st, data, -rel)
+            while st.pending and len(st.buf) < limit:
+                progressed = False
+                for pseq in list(st.pending):
+                    r = (pseq - st.next_seq) & _M32
+                    if r >= 0x8000_0000:
+                        r -= 0x1_0000_0000
+                    if r <= 0:
+                        self._append(st, st.pending.pop(pseq), -r)
+                        progressed = True
+                if not progressed:
+                    break
+        elif rel <= OOO_WINDOW and len(st.pending) < MAX_PENDING:
+            if len(data) > len(st.pending.get(seq, b"")):
+                st.pending[seq] = data
+        else:
+            # a gap we will not see filled (capture loss): hand over what is in order
+            self._handoff(f, ext, dr, ts)
+            return
+        if not st.decided and st.buf:
+            st.decided = True
+            if not self._tcp_port_ds(f) and not any(self._probe(d, bytes(st.buf)) for d in self._tcp_ds):
+                self._drop(f, ext, dr)
+                return
+        if len(st.buf) >= limit:
+            self._handoff(f, ext, dr, ts)
+
+    @staticmethod
+    def _append(st: _Stream, data: bytes, skip: int) -> None:
+        if skip < len(data):
+            st.buf += data[skip:]
+            st.next_seq = ((st.next_seq or 0) + len(data) - skip) & _M32
+
+    def _drop(self, f: FlowState, ext: _TcpExt, dr: int) -> None:
+        ext.streams[dr] = None
+        ext.done[dr] = True
+        self._streams.pop((f.id, dr), None)
+
+    def _handoff(self, f: FlowState, ext: _TcpExt, dr: int, ts: int) -> None:
+        """Hand one direction's prefix to its dissectors, once; the direction is then done."""
+        st = ext.streams[dr]
+        self._drop(f, ext, dr)
+        if st is None or not st.buf:
+            return
+        prefix = bytes(st.buf[: self.config.stream_prefix_bytes])
+        targets = self._tcp_port_ds(f)
+        targets += tuple(d for d in self._tcp_ds if d not in targets and self._probe(d, prefix))
+        if not targets:
+            return
+        lo = dr == 0
+        lo_mac, hi_mac = (f.a_mac, f.b_mac) if f.a_is_lo else (f.b_mac, f.a_mac)
+        side = f.server_side()
+        ctx = PacketContext(
+            ts_ns=ts,
+            flow_uid=f.uid,
+            transport=Transport.TCP,
+            src_mac=format_mac(lo_mac if lo else hi_mac),
+            dst_mac=format_mac(hi_mac if lo else lo_mac),
+            src_ip=f.lo_ip if lo else f.hi_ip,
+            dst_ip=f.hi_ip if lo else f.lo_ip,
+            src_port=f.lo_port if lo else f.hi_port,
+            dst_port=f.hi_port if lo else f.lo_port,
+            vlan=f.vlan,
+            client_is_src=None if side < 0 else side != dr,
+        )
+        for d in targets:
+            self._call(d, ctx, prefix)
+
+    # --- aggregates ------------------------------------------------------------------------------
+    def _sight(self, batch: PacketBatch, dec: Decoded, ok: npt.NDArray[np.bool_]) -> None:
+        """Aggregate (source MAC, source IP) for the batch with NumPy, then per distinct pair."""
+        mac = dec.src_mac
+        unicast = (mac != 0) & ((mac >> np.uint64(40)) & np.uint64(1) == 0)
+        hi, lo = dec.src_hi.copy(), dec.src_lo.copy()
+        unspecified = (hi == 0) & ((lo == 0) | (lo == np.uint64(V4_MAPPED)))
+        has_ip = (dec.ip_version != 0) & ~unspecified
+        hi[~has_ip] = 0
+        lo[~has_ip] = 0
+        keep = ok & (unicast | ((mac == 0) & has_ip))
+        idx = np.flatnonzero(keep)
+        if idx.size == 0:
+            return
+        m, h, low = mac[idx], hi[idx], lo[idx]
+        order = np.lexsort((low, h, m))
+        m, h, low = m[order], h[order], low[order]
+        sidx = idx[order]
+        brk = np.empty(sidx.shape[0], dtype=bool)
+        brk[0] = True
+        brk[1:] = (m[1:] != m[:-1]) | (h[1:] != h[:-1]) | (low[1:] != low[:-1])
+        starts = np.flatnonzero(brk)
+        ts = batch.ts_ns[sidx]
+        first = np.minimum.reduceat(ts, starts).tolist()
+        last = np.maximum.reduceat(ts, starts).tolist()
+        nbytes = np.add.reduceat(batch.wirelen[sidx].astype(np.int64), starts).tolist()
+        ttl = np.maximum.reduceat(dec.ttl[sidx], starts).tolist()
+        counts = np.diff(np.append(starts, sidx.shape[0])).tolist()
+        table, dirty, cap = self._sightings, self._sight_dirty, self.config.max_sightings
+        for key, f0, l0, c, b, t in zip(
+            zip(m[starts].tolist(), h[starts].tolist(), low[starts].tolist(), strict=True),
+            first,
+            last,
+            counts,
+            nbytes,
+            ttl,
+            strict=True,
+        ):
+            agg = table.get(key)
+            if agg is None:
+                if len(table) >= cap:
+                    old, vals = table.popitem(last=False)
+                    self.stats.sightings_evicted += 1
+                    self._out.sightings.append(self._sighting(old, vals))
+                    dirty.pop(old, None)
+                table[key] = [f0, l0, c, b, t]
+            else:
+                agg[0] = min(agg[0], f0)
+                agg[1] = max(agg[1], l0)
+                agg[2] += c
+                agg[3] += b
+                agg[4] = max(agg[4], t)
+                table.move_to_end(key)
+            dirty[key] = None
+
+    @staticmethod
+    def _sighting(key: tuple[int, int, int], v: list[int]) -> Sighting:
+        mac, hi, lo = key
+        ip = None if hi == 0 and lo == 0 else format_ip(hi, lo)
+        return Sighting(
+            mac=format_mac(mac), ip=ip, first_ns=v[0], last_ns=v[1], packets=v[2], bytes=v[3], ttl=v[4]
+        )
+
+    def _conversation(self, rec: Flow) -> None:
+        if rec.server == "a":
+            client = (rec.b_ip, rec.b_mac)
+            server = (rec.a_ip, rec.a_mac, rec.a_port)
+        else:
+            client = (rec.a_ip, rec.a_mac)
+            server = (rec.b_ip, rec.b_mac, rec.b_port)
+        port = rec.ethertype if rec.transport == Transport.L2 else server[2]
+        key = (client[0], client[1], server[0], server[1], rec.transport, port)
+        agg = self._convs.get(key)
+        packets = rec.packets_ab + rec.packets_ba
+        nbytes = rec.bytes_ab + rec.bytes_ba
+        if agg is None:
+            if len(self._convs) >= self.config.max_conversations:
+                old, vals = self._convs.popitem(last=False)
+                self.stats.conversations_evicted += 1
+                self._out.conversations.append(self._conv(old, vals))
+                self._conv_dirty.pop(old, None)
+            self._convs[key] = [rec.first_ns, rec.last_ns, 1, packets, nbytes]
+        else:
+            agg[0] = min(agg[0], rec.first_ns)
+            agg[1] = max(agg[1], rec.last_ns)
+            agg[2] += 1
+            agg[3] += packets
+            agg[4] += nbytes
+            self._convs.move_to_end(key)
+        self._conv_dirty[key] = None
+
+    @staticmethod
+    def _conv(key: tuple[object, ...], v: list[int]) -> Conversation:
+        cip, cmac, sip, smac, transport, port = key
+        assert isinstance(transport, Transport) and isinstance(port, int)
+        return Conversation(
+            client_ip=cip if isinstance(cip, str) else None,
+            client_mac=cmac if isinstance(cmac, str) else None,
+            server_ip=sip if isinstance(sip, str) else None,
+            server_mac=smac if isinstance(smac, str) else None,
+            transport=transport,
+            server_port=port,
+            first_ns=v[0],
+            last_ns=v[1],
+            flows=v[2],
+            packets=v[3],
+            bytes=v[4],
+        )
+
+    def _report(self, *, all_: bool) -> None:
+        out = self._out
+        skeys = list(self._sightings if all_ else self._sight_dirty)
+        out.sightings.extend(self._sighting(k, self._sightings[k]) for k in skeys)
+        ckeys = list(self._convs if all_ else self._conv_dirty)
+        out.conversations.extend(self._conv(k, self._convs[k]) for k in ckeys)
+        self._sight_dirty.clear()
+        self._conv_dirty.clear()
+
+
+__all__ = ["SensorConfig", "SensorEngine", "SensorOutput", "SensorStats", "port_server"]

@@ -1,0 +1,1 @@
+"""The ``wardwatch`` command line."""

@@ -1,0 +1,233 @@
+"""Discover: read captures, meter flows, dissect, store what was seen, and update the inventory.
+
+Nothing is lost on bad input: observations are written to the store in chunks as the capture is
+read, and when a capture turns out to be truncated or corrupt, everything read before the fault
+is flushed and committed, the capture is recorded with its error, and the next source is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wardwatch.identify.knowledge import Knowledge
+from wardwatch.identify.oui import OuiRegistry
+from wardwatch.inventory.build import build_devices
+from wardwatch.model.flow import Flow
+from wardwatch.model.observation import Observation
+from wardwatch.sensor.capture.errors import CaptureError, ReadStats
+from wardwatch.sensor.capture.reader import read_packets
+from wardwatch.sensor.flows.engine import SensorConfig, SensorEngine, SensorOutput
+from wardwatch.store.ports import CaptureRecord, Store, Transaction
+
+#: Flush to the store after this many observations are pending (bounds memory on long captures).
+FLUSH_OBSERVATIONS = 20_000
+
+
+class ProgressObserver(Protocol):
+    """Told how discovery advances; the CLI draws a progress bar with it, tests ignore it."""
+
+    def source_started(self, source: str) -> None: ...
+    def packets_read(self, source: str, packets: int) -> None: ...
+    def source_finished(self, source: str, summary: SourceSummary) -> None: ...
+
+
+class NoProgress:
+    """A ProgressObserver that ignores everything."""
+
+    def source_started(self, source: str) -> None:
+        """Ignored."""
+
+    def packets_read(self, source: str, packets: int) -> None:
+        """Ignored."""
+
+    def source_finished(self, source: str, summary: SourceSummary) -> None:
+        """Ignored."""
+
+
+@dataclass
+class SourceSummary:
+    """What discovery did with one source."""
+
+    source: str
+    packets: int = 0
+    bytes: int = 0
+    observations: int = 0
+    new_observations: int = 0
+    flows: int = 0
+    skipped_records: int = 0
+    unsupported_linktype_packets: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    sensor: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class DiscoverySummary:
+    """What a discovery run did, for the CLI summary and JSON output."""
+
+    sources: list[SourceSummary]
+    devices: int
+    devices_new: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """True when every source was read to its end."""
+        return all(s.error is None for s in self.sources)
+
+
+class _Pending:
+    """Sensor output waiting to be written, with the flows worth keeping."""
+
+    def __init__(self) -> None:
+        self.observations: list[Observation] = []
+        self.flows: list[Flow] = []
+        self.referenced: set[str] = set()
+        self.sightings: list[object] = []
+        self.conversations: list[object] = []
+
+    def add(self, out: SensorOutput) -> None:
+        self.observations.extend(out.observations)
+        self.referenced.update(o.flow_uid for o in out.observations)
+        # Only flows an observation points to are kept (for tracing back to packets); all flows
+        # still count towards conversations, which the engine aggregates.
+        self.flows.extend(f for f in out.flows if f.uid in self.referenced)
+        self.sightings.extend(out.sightings)
+        self.conversations.extend(out.conversations)
+
+    def write(self, tx: Transaction) -> int:
+        new = tx.merge_observations(self.observations)
+        tx.merge_flows(self.flows)
+        tx.merge_sightings(self.sightings)  # type: ignore[arg-type]
+        tx.merge_conversations(self.conversations)  # type: ignore[arg-type]
+        self.observations, self.flows, self.sightings, self.conversations = [], [], [], []
+        return new
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def discover_source(
+    store: Store,
+    source: str,
+    *,
+    config: SensorConfig | None = None,
+    progress: ProgressObserver | None = None,
+) -> SourceSummary:
+    """Read one source (file, directory or '-') into the store. Never raises CaptureError."""
+    progress = progress or NoProgress()
+    summary = SourceSummary(source=source)
+    stats = ReadStats()
+    engine = SensorEngine(config)
+    pending = _Pending()
+    started = _now()
+    first_ns: int | None = None
+    last_ns: int | None = None
+    progress.source_started(source)
+    try:
+        for batch in read_packets(source, stats=stats):
+            if len(batch):
+                first_ns = (
+                    int(batch.ts_ns.min()) if first_ns is None else min(first_ns, int(batch.ts_ns.min()))
+                )
+                last_ns = int(batch.ts_ns.max()) if last_ns is None else max(last_ns, int(batch.ts_ns.max()))
+            out = engine.feed(batch)
+            summary.observations += len(out.observations)
+            summary.flows += len(out.flows)
+            pending.add(out)
+            progress.packets_read(source, len(batch))
+            if len(pending.observations) >= FLUSH_OBSERVATIONS:
+                with store.transaction() as tx:
+                    summary.new_observations += pending.write(tx)
+    except CaptureError as err:
+        summary.error = str(err)
+    out = engine.finish()
+    summary.observations += len(out.observations)
+    summary.flows += len(out.flows)
+    pending.add(out)
+    summary.packets = stats.packets
+    summary.bytes = stats.bytes
+    summary.skipped_records = stats.skipped_records
+    summary.unsupported_linktype_packets = stats.unsupported_linktype_packets
+    summary.warnings = list(stats.errors)
+    summary.sensor = _stats_dict(engine)
+    with store.transaction() as tx:
+        summary.new_observations += pending.write(tx)
+        tx.add_capture(
+            CaptureRecord(
+                source=source,
+                sha256=None,
+                packets=summary.packets,
+                bytes=summary.bytes,
+                first_ns=first_ns,
+                last_ns=last_ns,
+                started_at=started,
+                finished_at=_now(),
+                stats={
+                    "observations": summary.observations,
+                    "new_observations": summary.new_observations,
+                    "flows": summary.flows,
+                    "skipped_records": summary.skipped_records,
+                    "unsupported_linktype_packets": summary.unsupported_linktype_packets,
+                    "warnings": summary.warnings,
+                    "sensor": summary.sensor,
+                },
+                error=summary.error,
+            )
+        )
+    progress.source_finished(source, summary)
+    return summary
+
+
+def _stats_dict(engine: SensorEngine) -> dict[str, object]:
+    stats = engine.stats
+    names = getattr(stats, "__dataclass_fields__", {})
+    result: dict[str, object] = {}
+    for name in names:
+        value = getattr(stats, name)
+        if isinstance(value, int | float | str | bool) or value is None:
+            result[name] = value
+        elif isinstance(value, dict):
+            result[name] = {str(k): v for k, v in value.items()}
+    return result
+
+
+def rebuild_inventory(
+    store: Store, *, knowledge: Knowledge | None = None, oui: OuiRegistry | None = None
+) -> tuple[int, int]:
+    """Re-identify every device from the stored sightings and observations.
+
+    Returns (devices, new devices). Identification is a pure function of what is stored and of
+    the knowledge files, so this is also how improved knowledge reaches old data.
+    """
+    knowledge = knowledge or Knowledge.bundled()
+    oui = oui or OuiRegistry.bundled()
+    with store.transaction() as tx:
+        known = set(tx.device_keys())
+        sightings = tx.sightings()
+        observations = list(tx.iter_observations())
+        devices = build_devices(sightings, observations, knowledge=knowledge, oui=oui)
+        for device, evidence in devices:
+            tx.save_device(device, evidence)
+    return len(devices), sum(1 for d, _ in devices if d.key not in known)
+
+
+def discover(
+    store: Store,
+    sources: Sequence[str] | Iterable[str],
+    *,
+    config: SensorConfig | None = None,
+    progress: ProgressObserver | None = None,
+) -> DiscoverySummary:
+    """Discover every source in order, then update the inventory once."""
+    started = time.perf_counter()
+    summaries = [discover_source(store, s, config=config, progress=progress) for s in sources]
+    devices, new = rebuild_inventory(store)
+    return DiscoverySummary(
+        sources=summaries, devices=devices, devices_new=new, seconds=time.perf_counter() - started
+    )

@@ -1,0 +1,1 @@
+"""Storage: one schema (SQLAlchemy 2 + Alembic migrations) on SQLite (default) or PostgreSQL."""

@@ -1,0 +1,1019 @@
+"""The SQL storage adapter: :class:`wardwatch.store.ports.Store` on SQLite (default) or PostgreSQL.
+
+``open_store()`` turns a URL into a migrated :class:`SqlStore`:
+
+* ``sqlite:///path/to/file.sqlite`` (or a bare file path): an embedded database in WAL mode, so
+  readers (the CLI, the API) never block the discovery writer; parent directories are created;
+* ``sqlite://``: in memory, one shared connection (tests);
+* ``postgresql://user@host/db``: through psycopg 3.
+
+Bulk merges are ``INSERT … ON CONFLICT DO UPDATE`` statements sent with ``executemany`` in chunks
+of :data:`CHUNK` rows, after combining duplicates within the batch in Python (PostgreSQL refuses
+to update the same row twice in one statement, and it saves round trips on both engines).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from wardwatch.model.device import Attribute, Device, DeviceIP, Evidence, ResolvedAttribute
+from wardwatch.model.flow import Conversation, Flow, Transport
+from wardwatch.model.observation import FieldValue, Observation
+from wardwatch.store import schema as s
+from wardwatch.store.ports import CaptureRecord, Sighting, StoredObservation
+
+#: Rows per executemany / IN list: large enough to amortise round trips, small enough to stay
+#: far below SQLite's bound-parameter limit and to keep memory flat.
+CHUNK = 1000
+
+DEFAULT_URL = "sqlite:///wardwatch.sqlite"
+
+#: SQLite waits this long for another writer's lock before giving up (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: Statements built once per dialect: constructing an upsert costs more than executing it.
+_STATEMENTS: dict[tuple[str, str, str], Any] = {}
+_DELETE_ATTRIBUTES = delete(s.device_attribute).where(
+    s.device_attribute.c.device_id == bindparam("device_id")
+)
+_DELETE_EVIDENCE = delete(s.evidence).where(s.evidence.c.device_id == bindparam("device_id"))
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_PG_MIGRATION_LOCK = 0x77617264  # "ward": serialises concurrent migrations of one PostgreSQL database
+
+
+class StoreError(Exception):
+    """The database cannot be opened or used; the message is one line, fit for the CLI to print."""
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (also when the URL does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def _parse_url(url: str) -> URL:
+    """Parse and normalise: bare paths become SQLite files, ``postgresql://`` gets psycopg 3."""
+    if "://" not in url:
+        url = "sqlite:///" + url
+    try:
+        parsed = make_url(url)
+    except sa_exc.ArgumentError as e:
+        raise StoreError(f"invalid database URL {redact_url(url)!r}: {_first_line(e)}") from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend != "sqlite":
+        raise StoreError(
+            f"unsupported database URL {redact_url(url)!r}: use sqlite:///path.sqlite or postgresql://…"
+        )
+    return parsed
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or str(url.query.get("mode", "")) == "memory"
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    memory = _is_memory(url)
+    if memory:
+        # One connection for the whole process: every new connection to ":memory:" would be a
+        # new, empty database.
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        assert url.database is not None
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin: sqlite3's legacy
+        # mode only begins before DML, so reads would run outside the transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable against application crashes in WAL mode; only an OS crash can
+            # lose the last commits, which a re-run of discovery recreates.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    return engine
+
+
+def _postgres_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 10  # an unreachable host should fail fast, not hang
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+
+
+def open_store(url: str | None = None, *, create: bool = True) -> SqlStore:
+    """Open (and with ``create``, create or upgrade to the latest schema) the database at ``url``.
+
+    ``url`` None means ``$WARDWATCH_DB``, else ``sqlite:///wardwatch.sqlite`` in the working
+    directory. Raises :class:`StoreError` when the URL is invalid or the database unreachable.
+    """
+    raw = url or os.environ.get("WARDWATCH_DB") or DEFAULT_URL
+    parsed = _parse_url(raw)
+    shown = redact_url(raw)
+    try:
+        engine = _sqlite_engine(parsed) if parsed.get_backend_name() == "sqlite" else _postgres_engine(parsed)
+    except (sa_exc.SQLAlchemyError, ImportError, OSError) as e:
+        raise StoreError(f"cannot open database {shown}: {_first_line(e)}") from None
+    store = SqlStore(parsed.render_as_string(hide_password=False), engine, shown)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        if create:
+            store.migrate()
+    except (sa_exc.SQLAlchemyError, OSError) as e:
+        engine.dispose()
+        raise StoreError(f"cannot open database {shown}: {_first_line(e)}") from None
+    return store
+
+
+class SqlStore:
+    """A database reached through SQLAlchemy (implements :class:`wardwatch.store.ports.Store`)."""
+
+    def __init__(self, url: str, engine: Engine, display_url: str | None = None) -> None:
+        self.url = url
+        self.display_url = display_url or redact_url(url)
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for tests and maintenance tools)."""
+        return self._engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        """A unit of work: commits when the block ends normally, rolls back when it raises.
+
+        Database failures (connection lost, SQLite lock timeout) surface as :class:`StoreError`;
+        any other exception from the block propagates unchanged after the rollback.
+        """
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield SqlTransaction(conn)
+        except sa_exc.OperationalError as e:
+            raise StoreError(f"database {self.display_url}: {_first_line(e)}") from e
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the latest migration (``alembic upgrade head``); a no-op when current."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        # Check without a write lock first: opening a current database must not wait for a
+        # long-running writer (SQLite allows one at a time).
+        with self._engine.connect() as conn:
+            if set(MigrationContext.configure(conn).get_current_heads()) == heads:
+                return
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # Take the write lock at BEGIN so two processes cannot both see "no schema".
+                conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(select(func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _key(value: str | None) -> str:
+    return s.NONE if value is None else value
+
+
+def _unkey(value: str) -> str | None:
+    return None if value == s.NONE else value
+
+
+def _fields_to_json(fields: dict[str, FieldValue]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+
+
+def _fields_from_json(data: dict[str, Any]) -> dict[str, FieldValue]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+def _canonical_ip(text_: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text_.strip()))
+    except ValueError:
+        return None
+
+
+def _combine_observation(row: dict[str, Any], obs: Observation) -> None:
+    """Fold one more sighting of the same fact into ``row`` (same rules as the SQL upsert)."""
+    ts, flow_uid = obs.ts_ns, obs.flow_uid
+    if (ts, flow_uid) < (row["first_ns"], row["first_flow_uid"]):
+        row["first_ns"], row["first_flow_uid"] = ts, flow_uid
+    if (ts, flow_uid) > (row["last_ns"], row["last_flow_uid"]):
+        row["last_ns"], row["last_flow_uid"] = ts, flow_uid
+    row["count"] += 1
+
+
+def _observation_rows(observations: Iterable[Observation]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for obs in observations:
+        uid = obs.uid
+        row = rows.get(uid)
+        if row is None:
+            rows[uid] = {
+                "uid": uid,
+                "protocol": obs.protocol,
+                "mac": obs.mac,
+                "ip": obs.ip,
+                "fields": _fields_to_json(obs.fields),
+                "first_ns": obs.ts_ns,
+                "last_ns": obs.ts_ns,
+                "first_flow_uid": obs.flow_uid,
+                "last_flow_uid": obs.flow_uid,
+                "count": 1,
+            }
+        else:
+            _combine_observation(row, obs)
+    return list(rows.values())
+
+
+def _flow_row(f: Flow) -> dict[str, Any]:
+    return {
+        "uid": f.uid,
+        "transport": str(f.transport),
+        "a_mac": f.a_mac,
+        "a_ip": f.a_ip,
+        "a_port": f.a_port,
+        "b_mac": f.b_mac,
+        "b_ip": f.b_ip,
+        "b_port": f.b_port,
+        "vlan": f.vlan,
+        "ethertype": f.ethertype,
+        "first_ns": f.first_ns,
+        "last_ns": f.last_ns,
+        "packets_ab": f.packets_ab,
+        "packets_ba": f.packets_ba,
+        "bytes_ab": f.bytes_ab,
+        "bytes_ba": f.bytes_ba,
+        "server": f.server,
+        "ended_by": f.ended_by,
+    }
+
+
+_FLOW_COUNTERS = ("packets_ab", "packets_ba", "bytes_ab", "bytes_ba")
+
+
+def _combine_flow(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Same rules as the SQL upsert: wider times, larger counters, the later record's end reason."""
+    later = new["last_ns"] > old["last_ns"]
+    if later:
+        old["ended_by"] = new["ended_by"]
+        old["server"] = new["server"] if new["server"] is not None else old["server"]
+    elif old["server"] is None:
+        old["server"] = new["server"]
+    old["first_ns"] = min(old["first_ns"], new["first_ns"])
+    old["last_ns"] = max(old["last_ns"], new["last_ns"])
+    for c in _FLOW_COUNTERS:
+        old[c] = max(old[c], new[c])
+
+
+def _flow_rows(flows: Iterable[Flow]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for f in flows:
+        row = _flow_row(f)
+        if f.uid in rows:
+            _combine_flow(rows[f.uid], row)
+        else:
+            rows[f.uid] = row
+    return list(rows.values())
+
+
+def _sighting_rows(sightings: Iterable[Sighting]) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for x in sightings:
+        k = (_key(x.mac), _key(x.ip))
+        row = rows.get(k)
+        if row is None:
+            rows[k] = {
+                "mac": k[0],
+                "ip": k[1],
+                "first_ns": x.first_ns,
+                "last_ns": x.last_ns,
+                "packets": x.packets,
+                "bytes": x.bytes,
+                "ttl": x.ttl,
+            }
+        else:
+            row["first_ns"] = min(row["first_ns"], x.first_ns)
+            row["last_ns"] = max(row["last_ns"], x.last_ns)
+            row["packets"] = max(row["packets"], x.packets)
+            row["bytes"] = max(row["bytes"], x.bytes)
+            row["ttl"] = max(row["ttl"], x.ttl)
+    return list(rows.values())
+
+
+_CONVERSATION_KEY = ("client_ip", "client_mac", "server_ip", "server_mac", "transport", "server_port")
+
+
+def _conversation_rows(conversations: Iterable[Conversation]) -> list[dict[str, Any]]:
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for c in conversations:
+        k = (
+            _key(c.client_ip),
+            _key(c.client_mac),
+            _key(c.server_ip),
+            _key(c.server_mac),
+            str(c.transport),
+            c.server_port,
+        )
+        row = rows.get(k)
+        if row is None:
+            rows[k] = dict(zip(_CONVERSATION_KEY, k, strict=True)) | {
+                "first_ns": c.first_ns,
+                "last_ns": c.last_ns,
+                "flows": c.flows,
+                "packets": c.packets,
+                "bytes": c.bytes,
+            }
+        else:
+            row["first_ns"] = min(row["first_ns"], c.first_ns)
+            row["last_ns"] = max(row["last_ns"], c.last_ns)
+            for n in ("flows", "packets", "bytes"):
+                row[n] = max(row[n], getattr(c, n))
+    return list(rows.values())
+
+
+def _stored_observation(r: Row[Any]) -> StoredObservation:
+    return StoredObservation(
+        uid=r.uid,
+        protocol=r.protocol,
+        mac=r.mac,
+        ip=r.ip,
+        fields=_fields_from_json(r.fields),
+        first_ns=r.first_ns,
+        last_ns=r.last_ns,
+        first_flow_uid=r.first_flow_uid,
+        last_flow_uid=r.last_flow_uid,
+        count=r._mapping["count"],
+    )
+
+
+def _evidence(r: Row[Any]) -> Evidence:
+    return Evidence(
+        attribute=Attribute(r.attribute),
+        value=r.value,
+        confidence=r.confidence,
+        rule=r.rule,
+        observation_uid=r.observation_uid,
+        first_ns=r.first_ns,
+        last_ns=r.last_ns,
+        detail=r.detail,
+    )
+
+
+# --------------------------------------------------------------------------- transaction
+
+
+class SqlTransaction:
+    """One unit of work on one connection (implements :class:`wardwatch.store.ports.Transaction`).
+
+    Only valid inside the ``with store.transaction()`` block that created it.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._pg = conn.dialect.name == "postgresql"
+
+    # --- dialect shims ---
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        return postgresql.insert(table) if self._pg else sqlite.insert(table)
+
+    def _least(self, a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+        # Two-argument min()/max() are scalar functions on SQLite; PostgreSQL spells them least/greatest.
+        return func.least(a, b) if self._pg else func.min(a, b)
+
+    def _greatest(self, a: ColumnElement[Any], b: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.greatest(a, b) if self._pg else func.max(a, b)
+
+    def _binary(self, expr: ColumnElement[str]) -> ColumnElement[str]:
+        """Compare text byte-wise on both engines (and so like Python does, in the fake)."""
+        return expr.collate("C") if self._pg else expr
+
+    def _upsert(
+        self,
+        table: Table,
+        rows: list[dict[str, Any]],
+        key: Sequence[str],
+        update: Callable[[Any], dict[str, Any]],
+    ) -> None:
+        if not rows:
+            return
+        cache_key = (self._conn.dialect.name, "upsert", table.name)
+        stmt_ = _STATEMENTS.get(cache_key)
+        if stmt_ is None:
+            stmt = self._insert(table)
+            stmt_ = stmt.on_conflict_do_update(index_elements=list(key), set_=update(stmt.excluded))
+            _STATEMENTS[cache_key] = stmt_
+        for chunk in _chunks(rows):
+            self._conn.execute(stmt_, list(chunk))
+
+    def _device_upsert(self) -> Any:
+        cache_key = (self._conn.dialect.name, "upsert", "device")
+        stmt_ = _STATEMENTS.get(cache_key)
+        if stmt_ is None:
+            t = s.device
+            stmt = self._insert(t)
+            ex = stmt.excluded
+            stmt_ = stmt.on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "mac": ex.mac,
+                    "mac_randomized": ex.mac_randomized,
+                    "first_ns": self._least(t.c.first_ns, ex.first_ns),
+                    "last_ns": self._greatest(t.c.last_ns, ex.last_ns),
+                    "updated_at": ex.updated_at,
+                    **{name: ex[name] for name in s.DENORMALISED},
+                },
+            ).returning(t.c.id)
+            _STATEMENTS[cache_key] = stmt_
+        return stmt_
+
+    # --- captures ---
+
+    def add_capture(self, record: CaptureRecord) -> int:
+        """Record a discovery run; returns its id."""
+        stmt = (
+            s.capture.insert()
+            .values(
+                source=record.source,
+                sha256=record.sha256,
+                packets=record.packets,
+                bytes=record.bytes,
+                first_ns=record.first_ns,
+                last_ns=record.last_ns,
+                started_at=record.started_at,
+                finished_at=record.finished_at,
+                stats=record.stats,
+                error=record.error,
+            )
+            .returning(s.capture.c.id)
+        )
+        return int(self._conn.execute(stmt).scalar_one())
+
+    def captures(self) -> list[CaptureRecord]:
+        """Every recorded run, oldest first."""
+        rows = self._conn.execute(select(s.capture).order_by(s.capture.c.id))
+        return [
+            CaptureRecord(
+                source=r.source,
+                sha256=r.sha256,
+                packets=r.packets,
+                bytes=r.bytes,
+                first_ns=r.first_ns,
+                last_ns=r.last_ns,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                stats=dict(r.stats),
+                error=r.error,
+                id=r.id,
+            )
+            for r in rows
+        ]
+
+    # --- sensor output ---
+
+    def merge_observations(self, observations: Iterable[Observation]) -> int:
+        """Insert new distinct observations, widen first/last of known ones. Returns how many were new.
+
+        Occurrences of one uid within the call are combined first (``count`` = occurrences);
+        against the stored row, ``count`` keeps the larger of the two, so re-merging the same
+        capture does not double it. Ties on a timestamp go to the smaller (first) or larger (last)
+        flow uid, which makes the result independent of merge order.
+        """
+        rows = _observation_rows(observations)
+        t = s.observation
+        new = 0
+        for chunk in _chunks(rows):
+            uids = [r["uid"] for r in chunk]
+            known = self._conn.execute(select(func.count()).where(t.c.uid.in_(uids))).scalar_one()
+            new += len(chunk) - int(known)
+
+        def update(ex: Any) -> dict[str, Any]:
+            earlier = or_(
+                ex.first_ns < t.c.first_ns,
+                and_(
+                    ex.first_ns == t.c.first_ns,
+                    self._binary(ex.first_flow_uid) < self._binary(t.c.first_flow_uid),
+                ),
+            )
+            later = or_(
+                ex.last_ns > t.c.last_ns,
+                and_(
+                    ex.last_ns == t.c.last_ns,
+                    self._binary(ex.last_flow_uid) > self._binary(t.c.last_flow_uid),
+                ),
+            )
+            return {
+                "first_ns": self._least(t.c.first_ns, ex.first_ns),
+                "first_flow_uid": case((earlier, ex.first_flow_uid), else_=t.c.first_flow_uid),
+                "last_ns": self._greatest(t.c.last_ns, ex.last_ns),
+                "last_flow_uid": case((later, ex.last_flow_uid), else_=t.c.last_flow_uid),
+                "count": self._greatest(t.c.count, ex.count),
+            }
+
+        self._upsert(t, rows, ["uid"], update)
+        return new
+
+    def merge_flows(self, flows: Iterable[Flow]) -> None:
+        """Store flows by uid; the same uid again keeps the larger counters and wider times, and
+        ``ended_by`` (and ``server``, when known) of the record that ends later."""
+        t = s.flow
+
+        def update(ex: Any) -> dict[str, Any]:
+            later = ex.last_ns > t.c.last_ns
+            return {
+                "first_ns": self._least(t.c.first_ns, ex.first_ns),
+                "last_ns": self._greatest(t.c.last_ns, ex.last_ns),
+                **{c: self._greatest(t.c[c], ex[c]) for c in _FLOW_COUNTERS},
+                "ended_by": case((later, ex.ended_by), else_=t.c.ended_by),
+                "server": case(
+                    (later, func.coalesce(ex.server, t.c.server)), else_=func.coalesce(t.c.server, ex.server)
+                ),
+            }
+
+        self._upsert(t, _flow_rows(flows), ["uid"], update)
+
+    def merge_sightings(self, sightings: Iterable[Sighting]) -> None:
+        """Key (mac, ip): first=min, last=max, packets/bytes=max, ttl=max."""
+        t = s.sighting
+
+        def update(ex: Any) -> dict[str, Any]:
+            return {
+                "first_ns": self._least(t.c.first_ns, ex.first_ns),
+                **{c: self._greatest(t.c[c], ex[c]) for c in ("last_ns", "packets", "bytes", "ttl")},
+            }
+
+        self._upsert(t, _sighting_rows(sightings), ["mac", "ip"], update)
+
+    def merge_conversations(self, conversations: Iterable[Conversation]) -> None:
+        """Key (client_ip, client_mac, server_ip, server_mac, transport, server_port):
+        first=min, last=max, flows/packets/bytes=max."""
+        t = s.conversation
+
+        def update(ex: Any) -> dict[str, Any]:
+            return {
+                "first_ns": self._least(t.c.first_ns, ex.first_ns),
+                **{c: self._greatest(t.c[c], ex[c]) for c in ("last_ns", "flows", "packets", "bytes")},
+            }
+
+        self._upsert(t, _conversation_rows(conversations), _CONVERSATION_KEY, update)
+
+    def flow(self, uid: str) -> Flow | None:
+        """The flow with this uid, or None."""
+        r = self._conn.execute(select(s.flow).where(s.flow.c.uid == uid)).one_or_none()
+        if r is None:
+            return None
+        return Flow(
+            uid=r.uid,
+            transport=Transport(r.transport),
+            a_mac=r.a_mac,
+            a_ip=r.a_ip,
+            a_port=r.a_port,
+            b_mac=r.b_mac,
+            b_ip=r.b_ip,
+            b_port=r.b_port,
+            vlan=r.vlan,
+            first_ns=r.first_ns,
+            last_ns=r.last_ns,
+            packets_ab=r.packets_ab,
+            packets_ba=r.packets_ba,
+            bytes_ab=r.bytes_ab,
+            bytes_ba=r.bytes_ba,
+            server=r.server,
+            ended_by=r.ended_by,
+            ethertype=r.ethertype,
+        )
+
+    def observations(
+        self, *, macs: Sequence[str] = (), ips: Sequence[str] = (), uids: Sequence[str] = ()
+    ) -> list[StoredObservation]:
+        """Observations whose subject MAC is in ``macs`` or IP is in ``ips`` or uid in ``uids``
+        (none when all three are empty), ordered by (first_ns, uid)."""
+        t = s.observation
+        found: dict[str, StoredObservation] = {}
+        for column, values in ((t.c.mac, macs), (t.c.ip, ips), (t.c.uid, uids)):
+            for chunk in _chunks(list(dict.fromkeys(values))):
+                for r in self._conn.execute(select(t).where(column.in_(chunk))):
+                    found[r.uid] = _stored_observation(r)
+        return sorted(found.values(), key=lambda o: (o.first_ns, o.uid))
+
+    def iter_observations(self) -> Iterator[StoredObservation]:
+        """Every stored observation, by uid, read in pages so memory stays flat on large stores."""
+        t = s.observation
+        after: str | None = None
+        while True:
+            q = select(t).order_by(self._binary(t.c.uid)).limit(CHUNK)
+            if after is not None:
+                q = q.where(self._binary(t.c.uid) > after)
+            page = [_stored_observation(r) for r in self._conn.execute(q)]
+            yield from page
+            if len(page) < CHUNK:
+                return
+            after = page[-1].uid
+
+    def sightings(self, *, macs: Sequence[str] | None = None) -> list[Sighting]:
+        """All sightings, or those of the given MACs, ordered by (mac, ip) with None first."""
+        t = s.sighting
+        if macs is None:
+            rows = list(self._conn.execute(select(t)))
+        else:
+            rows = []
+            for chunk in _chunks(list(dict.fromkeys(macs))):
+                rows.extend(self._conn.execute(select(t).where(t.c.mac.in_(chunk))))
+        rows.sort(key=lambda r: (r.mac, r.ip))
+        return [
+            Sighting(
+                mac=_unkey(r.mac),
+                ip=_unkey(r.ip),
+                first_ns=r.first_ns,
+                last_ns=r.last_ns,
+                packets=r.packets,
+                bytes=r.bytes,
+                ttl=r.ttl,
+            )
+            for r in rows
+        ]
+
+    def conversations(self, *, ips: Sequence[str] = ()) -> list[Conversation]:
+        """Conversations where either side has one of ``ips`` (all when empty), ordered by key."""
+        t = s.conversation
+        if not ips:
+            rows = list(self._conn.execute(select(t)))
+        else:
+            seen: dict[tuple[Any, ...], Row[Any]] = {}
+            for chunk in _chunks(list(dict.fromkeys(ips))):
+                for r in self._conn.execute(
+                    select(t).where(or_(t.c.client_ip.in_(chunk), t.c.server_ip.in_(chunk)))
+                ):
+                    seen[tuple(r[:6])] = r
+            rows = list(seen.values())
+        rows.sort(key=lambda r: tuple(r[:6]))
+        return [
+            Conversation(
+                client_ip=_unkey(r.client_ip),
+                client_mac=_unkey(r.client_mac),
+                server_ip=_unkey(r.server_ip),
+                server_mac=_unkey(r.server_mac),
+                transport=Transport(r.transport),
+                server_port=r.server_port,
+                first_ns=r.first_ns,
+                last_ns=r.last_ns,
+                flows=r.flows,
+                packets=r.packets,
+                bytes=r.bytes,
+            )
+            for r in rows
+        ]
+
+    # --- inventory ---
+
+    def save_device(self, device: Device, evidence: Sequence[Evidence]) -> int:
+        """Upsert by ``device.key`` (first/last seen widen), merge its IPs (first=min, last=max,
+        source of the latest), replace its resolved attributes and evidence. Returns the id."""
+        values: dict[str, Any] = {
+            "key": device.key,
+            "mac": device.mac,
+            "mac_randomized": device.mac_randomized,
+            "first_ns": device.first_ns,
+            "last_ns": device.last_ns,
+            "updated_at": time.time_ns(),
+            **{name: device.value(name) for name in s.DENORMALISED},
+        }
+        device_id = int(self._conn.execute(self._device_upsert(), values).scalar_one())
+
+        self._conn.execute(_DELETE_ATTRIBUTES, {"device_id": device_id})
+        attributes = [
+            {
+                "device_id": device_id,
+                "attribute": str(a.attribute),
+                "value": a.value,
+                "confidence": a.confidence,
+                "chosen_by": a.chosen_by,
+                "conflict_count": len(a.conflicts),
+            }
+            for a in device.attributes.values()
+        ]
+        if attributes:
+            self._conn.execute(s.device_attribute.insert(), attributes)
+
+        self._conn.execute(_DELETE_EVIDENCE, {"device_id": device_id})
+        rows = [
+            {
+                "device_id": device_id,
+                "seq": i,
+                "attribute": str(e.attribute),
+                "value": e.value,
+                "confidence": e.confidence,
+                "rule": e.rule,
+                "observation_uid": e.observation_uid,
+                "first_ns": e.first_ns,
+                "last_ns": e.last_ns,
+                "detail": e.detail,
+            }
+            for i, e in enumerate(evidence)
+        ]
+        for chunk in _chunks(rows):
+            self._conn.execute(s.evidence.insert(), list(chunk))
+
+        ips: dict[str, dict[str, Any]] = {}
+        for ip in device.ips:
+            row = {"device_id": device_id, "ip": ip.ip, "first_ns": ip.first_ns, "last_ns": ip.last_ns}
+            row["source"] = ip.source
+            if ip.ip in ips:
+                old = ips[ip.ip]
+                if ip.last_ns > old["last_ns"]:
+                    old["source"] = ip.source
+                old["first_ns"] = min(old["first_ns"], ip.first_ns)
+                old["last_ns"] = max(old["last_ns"], ip.last_ns)
+            else:
+                ips[ip.ip] = row
+        if ips:
+            di = s.device_ip
+
+            def update(ex: Any) -> dict[str, Any]:
+                return {
+                    "first_ns": self._least(di.c.first_ns, ex.first_ns),
+                    "last_ns": self._greatest(di.c.last_ns, ex.last_ns),
+                    "source": case((ex.last_ns > di.c.last_ns, ex.source), else_=di.c.source),
+                }
+
+            self._upsert(di, list(ips.values()), ["device_id", "ip"], update)
+        return device_id
+
+    def get_device(self, ref: str) -> Device | None:
+        """By numeric id, key (``mac:…``/``ip:…``), MAC (any case/separator) or IP.
+
+        An IP resolves to the device that held it most recently (largest ``last_ns``, then the
+        highest id), falling back to the ``ip:`` key. The returned device carries its evidence
+        (each resolved attribute's evidence and conflicts).
+        """
+        device_id = self._resolve(ref)
+        if device_id is None:
+            return None
+        rows = list(self._conn.execute(select(s.device).where(s.device.c.id == device_id)))
+        if not rows:
+            return None
+        return self._devices(rows, with_evidence=True)[0]
+
+    def _id_where(self, *where: ColumnElement[bool]) -> int | None:
+        q = select(s.device.c.id).where(*where).order_by(s.device.c.last_ns.desc(), s.device.c.id.desc())
+        found = self._conn.execute(q.limit(1)).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def _resolve(self, ref: str) -> int | None:
+        ref = ref.strip()
+        d = s.device
+        if ref.isdigit():
+            found = self._id_where(d.c.id == int(ref))
+            if found is not None:
+                return found
+        lowered = ref.lower()
+        if lowered.startswith("mac:"):
+            return self._id_where(d.c.key == "mac:" + (s.normalize_mac(ref[4:]) or ref[4:].lower()))
+        if lowered.startswith("ip:"):
+            return self._id_where(d.c.key == "ip:" + (_canonical_ip(ref[3:]) or ref[3:]))
+        mac = s.normalize_mac(ref)
+        if mac is not None:
+            return self._id_where(d.c.key == "mac:" + mac) or self._id_where(d.c.mac == mac)
+        ip = _canonical_ip(ref)
+        if ip is not None:
+            di = s.device_ip
+            q = (
+                select(di.c.device_id)
+                .where(di.c.ip == ip)
+                .order_by(di.c.last_ns.desc(), di.c.device_id.desc())
+                .limit(1)
+            )
+            found = self._conn.execute(q).scalar_one_or_none()
+            return int(found) if found is not None else self._id_where(d.c.key == "ip:" + ip)
+        return None
+
+    def device_evidence(self, device_id: int) -> list[Evidence]:
+        """The device's evidence, in the order ``save_device`` was given it."""
+        t = s.evidence
+        q = select(t).where(t.c.device_id == device_id).order_by(t.c.seq)
+        return [_evidence(r) for r in self._conn.execute(q)]
+
+    def _search(self, search: str | None) -> ColumnElement[bool] | None:
+        terms = s.search_terms(search)
+        if terms is None:
+            return None
+        term, mac_term = terms
+        d, di = s.device, s.device_ip
+        clauses: list[ColumnElement[bool]] = [
+            func.lower(d.c.mac).contains(mac_term, autoescape=True),
+            *(func.lower(d.c[n]).contains(term, autoescape=True) for n in s.SEARCH_COLUMNS if n != "mac"),
+            exists().where(di.c.device_id == d.c.id, di.c.ip.startswith(term, autoescape=True)),
+        ]
+        return or_(*clauses)
+
+    def device_list_query(
+        self, *, limit: int | None = None, offset: int = 0, sort: str = "id", search: str | None = None
+    ) -> Select[Any]:
+        """The SELECT behind :meth:`list_devices` (exposed so tests can check its query plan)."""
+        name, descending = s.parse_sort(sort)
+        d = s.device
+        column = d.c[name]
+        # NULL sorts as the largest value on both engines (PostgreSQL's native order, which its
+        # btree indexes serve in both directions; SQLite scans its index twice for NULLS LAST).
+        if name in ("id", "key"):  # unique: no tie to break (and PostgreSQL would sort again)
+            order = [column.desc() if descending else column.asc()]
+        elif descending:
+            order = [column.desc().nulls_first(), d.c.id.desc()]
+        else:
+            order = [column.asc().nulls_last(), d.c.id.asc()]
+        q = select(d).order_by(*order)
+        where = self._search(search)
+        if where is not None:
+            q = q.where(where)
+        if limit is not None:
+            q = q.limit(limit)
+        if offset:
+            q = q.offset(offset)
+        return q
+
+    def list_devices(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        sort: str = "id",
+        search: str | None = None,
+    ) -> list[Device]:
+        """Devices with resolved attributes and IPs (evidence is not loaded: each attribute's
+        ``evidence``/``conflicts`` are empty tuples; use :meth:`get_device` or
+        :meth:`device_evidence`).
+
+        ``sort`` is one of :data:`wardwatch.store.schema.SORT_COLUMNS`, ``-name`` for descending;
+        ties break by id in the same direction, and unknown (NULL) values sort last ascending,
+        first descending. ``search`` matches MAC, hostname, vendor, model and serial as
+        case-insensitive (ASCII) substrings, and IPs by prefix. Raises ValueError for an unknown sort.
+        """
+        q = self.device_list_query(limit=limit, offset=offset, sort=sort, search=search)
+        return self._devices(list(self._conn.execute(q)), with_evidence=False)
+
+    def count_devices(self, *, search: str | None = None) -> int:
+        """How many devices :meth:`list_devices` would return without a limit."""
+        q = select(func.count()).select_from(s.device)
+        where = self._search(search)
+        if where is not None:
+            q = q.where(where)
+        return int(self._conn.execute(q).scalar_one())
+
+    def device_keys(self) -> list[str]:
+        """Every device key, by id."""
+        return [str(k) for k in self._conn.execute(select(s.device.c.key).order_by(s.device.c.id)).scalars()]
+
+    def _devices(self, rows: list[Row[Any]], *, with_evidence: bool) -> list[Device]:
+        ids = [int(r.id) for r in rows]
+        attributes: dict[int, list[Row[Any]]] = {i: [] for i in ids}
+        ips: dict[int, list[Row[Any]]] = {i: [] for i in ids}
+        evidence: dict[int, list[Evidence]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            a = s.device_attribute
+            for r in self._conn.execute(select(a).where(a.c.device_id.in_(chunk))):
+                attributes[r.device_id].append(r)
+            di = s.device_ip
+            for r in self._conn.execute(select(di).where(di.c.device_id.in_(chunk))):
+                ips[r.device_id].append(r)
+            if with_evidence:
+                e = s.evidence
+                q = select(e).where(e.c.device_id.in_(chunk)).order_by(e.c.device_id, e.c.seq)
+                for r in self._conn.execute(q):
+                    evidence[r.device_id].append(_evidence(r))
+        return [
+            build_device(
+                id=int(r.id),
+                key=r.key,
+                mac=r.mac,
+                first_ns=r.first_ns,
+                last_ns=r.last_ns,
+                mac_randomized=bool(r.mac_randomized),
+                attributes=[(x.attribute, x.value, x.confidence, x.chosen_by) for x in attributes[int(r.id)]],
+                ips=[
+                    DeviceIP(ip=x.ip, first_ns=x.first_ns, last_ns=x.last_ns, source=x.source)
+                    for x in ips[int(r.id)]
+                ],
+                evidence=evidence[int(r.id)],
+            )
+            for r in rows
+        ]
+
+
+def build_device(
+    *,
+    id: int,
+    key: str,
+    mac: str | None,
+    first_ns: int,
+    last_ns: int,
+    mac_randomized: bool,
+    attributes: Iterable[tuple[str, str, float, str]],
+    ips: Iterable[DeviceIP],
+    evidence: Sequence[Evidence],
+) -> Device:
+    """Assemble a :class:`Device` from stored parts, the same way in every adapter.
+
+    Attributes are keyed by name in :class:`Attribute` order; IPs are most recent first (then by
+    address). Each resolved attribute gets the evidence for its value as ``evidence`` and the
+    evidence for other values of the same attribute as ``conflicts`` (empty when ``evidence`` is).
+    """
+    order = {a.value: i for i, a in enumerate(Attribute)}
+    resolved: dict[str, ResolvedAttribute] = {}
+    for name, value, confidence, chosen_by in sorted(attributes, key=lambda a: order.get(a[0], len(order))):
+        resolved[name] = ResolvedAttribute(
+            attribute=Attribute(name),
+            value=value,
+            confidence=confidence,
+            chosen_by=chosen_by,
+            evidence=tuple(e for e in evidence if e.attribute == name and e.value == value),
+            conflicts=tuple(e for e in evidence if e.attribute == name and e.value != value),
+        )
+    return Device(
+        id=id,
+        key=key,
+        mac=mac,
+        first_ns=first_ns,
+        last_ns=last_ns,
+        mac_randomized=mac_randomized,
+        attributes=resolved,
+        ips=tuple(sorted(ips, key=lambda x: (-x.last_ns, x.ip))),
+    )
+
+
+__all__ = ["CHUNK", "DEFAULT_URL", "SqlStore", "SqlTransaction", "StoreError", "build_device", "open_store"]
