@@ -2,7 +2,7 @@
 
 Regenerate every golden file after an intended change with:
 
-    .venv/bin/python -m tests.golden.golden
+    .venv/bin/python -m tests.golden.golden [CAPTURE.pcap ...]
 
 and review the diff like code. ``tests/integration/test_golden.py`` compares.
 """
@@ -10,6 +10,7 @@ and review the diff like code. ``tests/integration/test_golden.py`` compares.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +110,18 @@ def golden_path(name: str) -> Path:
     return HERE / f"{name.split('.')[0]}.golden.json"
 
 
-def main() -> None:
-    """Rewrite every golden file."""
+def main(names: list[str]) -> None:
+    """Rewrite the golden files of the named captures (all when none is named)."""
+    unknown = set(names) - set(CASES)
+    if unknown:
+        raise SystemExit(f"no such capture: {', '.join(sorted(unknown))}; known: {', '.join(CASES)}")
     for name, path in CASES.items():
+        if names and name not in names:
+            continue
         target = golden_path(name)
         target.write_text(json.dumps(golden_for(path), indent=1, sort_keys=False, ensure_ascii=False) + "\n")
         print(f"wrote {target}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -119,11 +119,25 @@ def _load_json(name: str) -> tuple[dict[str, Any], bytes]:
     return data, raw
 
 
+def _rule_files() -> list[str]:
+    """``rules.json`` then every ``rules.d/*.json`` in name order.
+
+    Rules are split by protocol family (``rules.d/dicom.json``, ``rules.d/hl7.json`` ...) so each
+    file stays small and reviewable; the order only matters for the knowledge version digest.
+    """
+    folder = resources.files("wardwatch.identify").joinpath("knowledge/rules.d")
+    extra = sorted(p.name for p in folder.iterdir() if p.name.endswith(".json")) if folder.is_dir() else []
+    return ["rules.json", *(f"rules.d/{name}" for name in extra)]
+
+
 @lru_cache(maxsize=1)
 def _bundled() -> Knowledge:
     digest = hashlib.sha256()
-    rules_doc, raw = _load_json("rules.json")
-    digest.update(raw)
+    rule_docs: list[dict[str, Any]] = []
+    for name in _rule_files():
+        doc, raw = _load_json(name)
+        digest.update(raw)
+        rule_docs.append(doc)
     models_doc, raw = _load_json("models.json")
     digest.update(raw)
     vendors_doc, raw = _load_json("vendors.json")
@@ -139,7 +153,8 @@ def _bundled() -> Knowledge:
             confidence=float(r["confidence"]),
             source=r["source"],
         )
-        for r in rules_doc["rules"]
+        for doc in rule_docs
+        for r in doc["rules"]
     )
     families = tuple(
         Family(pattern=_compile(f["match"]), vendor=f.get("vendor"), device_type=f["type"])

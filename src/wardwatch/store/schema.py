@@ -284,3 +284,9 @@ def search_terms(search: str | None) -> tuple[str, str] | None:
     if mac_term is None:
         mac_term = term.replace("-", ":") if _MAC_FRAGMENT.match(term) else term
     return term, mac_term
+
+
+# Subsystem tables live in their own modules on the same metadata; importing them here makes
+# ``schema.metadata`` complete for migrations checks and table resets. (At the end: they import
+# ``metadata`` from this module.)
+from wardwatch.store import schema_ident, schema_recall, schema_vuln, schema_web  # noqa: E402, F401

@@ -448,6 +448,17 @@ class SqlTransaction:
         self._conn = conn
         self._pg = conn.dialect.name == "postgresql"
 
+    @property
+    def conn(self) -> Connection:
+        """The open connection, for subsystem repositories (vulnerabilities, recalls, users ...)
+        whose tables live beside the core ones; they run inside this same transaction."""
+        return self._conn
+
+    @property
+    def is_postgres(self) -> bool:
+        """True on PostgreSQL, False on SQLite (for the few statements that differ)."""
+        return self._pg
+
     # --- dialect shims ---
 
     def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:

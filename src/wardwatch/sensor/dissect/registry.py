@@ -27,6 +27,16 @@ MODULES: tuple[str, ...] = (
     "tls",
     "smb",
     "syslog",
+    # medical and building protocols (issue 3)
+    "dicom",
+    "hl7",
+    "fhir",
+    "poct1",
+    "sdc",
+    "intellivue",
+    "mqtt",
+    "modbus",
+    "bacnet",
     "tcpstack",
 )
 

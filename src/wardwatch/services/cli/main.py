@@ -11,21 +11,16 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from wardwatch.services import present
+from wardwatch.services.cli.common import DEFAULT_DB, err, fail, opened_store, out, state
 from wardwatch.services.discovery import DiscoverySummary, SourceSummary, discover
-from wardwatch.store.ports import Store
-
-DEFAULT_DB = "sqlite:///wardwatch.sqlite"
 
 app = typer.Typer(
     name="wardwatch",
@@ -34,15 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _State:
-    db: str = DEFAULT_DB
-
-
-state = _State()
 
 
 @app.callback()
@@ -56,29 +42,6 @@ def main(
 ) -> None:
     """Passive discovery and security of connected medical devices."""
     state.db = db or DEFAULT_DB
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a one-line error and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
-    return typer.Exit(code)
-
-
-@contextmanager
-def opened_store() -> Iterator[Store]:
-    """Open the store named by --db, turning any failure into a one-line error."""
-    from wardwatch.store.sql import StoreError, open_store
-
-    try:
-        store = open_store(state.db)
-    except StoreError as exc:
-        raise fail(str(exc)) from None
-    try:
-        yield store
-    except StoreError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        store.close()
 
 
 class _RichProgress:
@@ -284,6 +247,13 @@ def simulate_cmd(
     if truth is not None:
         truth.write_text(json.dumps(truth_json(result), indent=2) + "\n")
     out.print(f"{output}: {result.packets:,} packets, {len(result.devices)} devices")
+
+
+# Command modules of the other subsystems register themselves on the same app.
+from wardwatch.services.cli import ident, recalls, sensor, vulns, web  # noqa: E402
+
+for _module in (ident, vulns, recalls, sensor, web):
+    _module.register(app)
 
 
 def run() -> None:

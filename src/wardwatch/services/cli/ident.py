@@ -1,0 +1,9 @@
+"""Overrides and re-identification: `override`, `overrides`, `reidentify` (issue 3)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands (or sub-apps) to the ``wardwatch`` app."""

@@ -1,0 +1,9 @@
+"""Live capture: `sensor --interface IF` (issue 4)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands (or sub-apps) to the ``wardwatch`` app."""

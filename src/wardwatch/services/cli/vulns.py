@@ -1,0 +1,9 @@
+"""Vulnerability intelligence: `feeds import|status`, `vulns`, `triage`, `export` (issue 5)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands (or sub-apps) to the ``wardwatch`` app."""

@@ -1,0 +1,25 @@
+"""Vulnerability intelligence: feeds, advisories, SBOMs, findings, triage (issue 5).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+
+Written out in full (see 0001_initial.py for why); keep in step with schema_vuln.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create the tables (none yet)."""
+
+
+def downgrade() -> None:
+    """Drop the tables (none yet)."""

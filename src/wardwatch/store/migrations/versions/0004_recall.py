@@ -1,0 +1,25 @@
+"""FDA recalls, CMMS assets, lifecycle and alerts (issue 8).
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-23
+
+Written out in full (see 0001_initial.py for why); keep in step with schema_recall.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create the tables (none yet)."""
+
+
+def downgrade() -> None:
+    """Drop the tables (none yet)."""
