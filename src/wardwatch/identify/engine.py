@@ -9,18 +9,21 @@ Conflict rule (docs/adr/003-identification.md): evidence for the same attribute 
 normalised value; within a group each rule counts once, with its highest confidence; a group's
 confidence is ``1 - prod(1 - c)`` over its rules (independent sources that agree reinforce each
 other); the group with the highest confidence wins, ties go to the most recently seen, then to
-the alphabetically first value so the result is deterministic.
+the alphabetically first value so the result is deterministic. A value a person set (an
+:class:`~wardwatch.model.device.Override`) beats all observed evidence: it is chosen with
+confidence 1.0 and ``chosen_by = "override"``, and the observed values stay visible as conflicts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from wardwatch.identify.knowledge import Knowledge
 from wardwatch.identify.oui import OuiRegistry, is_locally_administered
-from wardwatch.model.device import Attribute, Evidence, ResolvedAttribute
+from wardwatch.model.device import OVERRIDE_RULE, Attribute, Evidence, Override, ResolvedAttribute
 from wardwatch.store.ports import StoredObservation
 
 #: Fields whose text often names a product family (checked against models.json).
@@ -233,11 +236,15 @@ def resolve(evidence: Iterable[Evidence]) -> dict[str, ResolvedAttribute]:
             for confidence in per_rule.values():
                 remaining *= 1.0 - confidence
             combined = min(0.99, 1.0 - remaining)
+            if OVERRIDE_RULE in per_rule:
+                combined = 1.0  # a person said so: above anything observation can reach (0.99)
             latest = max(m.last_ns for m in members)
             scored.append((round(combined, 6), latest, key, members, len(per_rule)))
         scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
         best = scored[0]
-        if len(scored) == 1:
+        if best[0] == 1.0 and any(m.rule == OVERRIDE_RULE for m in best[3]):
+            chosen_by = OVERRIDE_RULE
+        elif len(scored) == 1:
             chosen_by = "only"
         elif scored[1][0] == best[0]:
             chosen_by = "recency"
@@ -245,7 +252,9 @@ def resolve(evidence: Iterable[Evidence]) -> dict[str, ResolvedAttribute]:
             chosen_by = "agreement"
         else:
             chosen_by = "confidence"
-        members = sorted(best[3], key=lambda m: (-m.confidence, -m.last_ns))
+        members = sorted(
+            best[3], key=lambda m: (m.rule != OVERRIDE_RULE, -m.confidence, -m.last_ns)
+        )
         conflicts = tuple(m for s in scored[1:] for m in s[3])
         resolved[attribute] = ResolvedAttribute(
             attribute=Attribute(attribute),
@@ -258,6 +267,26 @@ def resolve(evidence: Iterable[Evidence]) -> dict[str, ResolvedAttribute]:
     return resolved
 
 
+def override_evidence(override: Override) -> Evidence:
+    """An override as evidence: confidence 1.0, rule ``override``, who/when/why in the detail."""
+    when = _iso(override.created_ns)
+    why = f": {override.reason}" if override.reason else ""
+    return Evidence(
+        attribute=override.attribute,
+        value=override.value,
+        confidence=1.0,
+        rule=OVERRIDE_RULE,
+        observation_uid=None,
+        first_ns=override.created_ns,
+        last_ns=override.created_ns,
+        detail=f"set by {override.author} at {when}{why}",
+    )
+
+
+def _iso(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).isoformat(timespec="seconds")
+
+
 def identify(
     observations: Sequence[StoredObservation],
     *,
@@ -266,9 +295,10 @@ def identify(
     last_ns: int,
     knowledge: Knowledge,
     oui: OuiRegistry,
+    overrides: Sequence[Override] = (),
 ) -> Identification:
-    """All evidence about one device and its resolved attributes."""
-    evidence: list[Evidence] = []
+    """All evidence about one device and its resolved attributes (``overrides``: its active ones)."""
+    evidence: list[Evidence] = [override_evidence(o) for o in overrides if o.active]
     if mac:
         evidence.extend(oui_evidence(mac, first_ns, last_ns, oui, knowledge))
     for obs in observations:

@@ -16,13 +16,13 @@ Rules (docs/adr/003-identification.md):
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from wardwatch.identify.engine import identify
 from wardwatch.identify.knowledge import Knowledge
 from wardwatch.identify.oui import OuiRegistry, is_locally_administered, is_multicast
-from wardwatch.model.device import Device, DeviceIP, Evidence
+from wardwatch.model.device import Device, DeviceIP, Evidence, Override
 from wardwatch.store.ports import Sighting, StoredObservation
 
 ROUTER_MIN_FOREIGN_IPS = 4
@@ -100,8 +100,14 @@ def build_devices(
     *,
     knowledge: Knowledge,
     oui: OuiRegistry,
+    overrides: Mapping[str, Sequence[Override]] | None = None,
 ) -> list[tuple[Device, tuple[Evidence, ...]]]:
-    """Group everything seen into devices and identify each one."""
+    """Group everything seen into devices and identify each one.
+
+    ``overrides`` maps a device key to its active overrides; they are applied during
+    identification (so an overridden device type also sets the clinical category).
+    """
+    overrides = overrides or {}
     bound = _bindings(observations)
     owner: dict[str, str] = {}
     for mac, ips in bound.items():
@@ -183,6 +189,7 @@ def build_devices(
             last_ns=host.last_ns,
             knowledge=knowledge,
             oui=oui,
+            overrides=overrides.get(host.key, ()),
         )
         addresses = tuple(
             DeviceIP(ip=ip, first_ns=first, last_ns=last, source=source)

@@ -42,6 +42,31 @@ class Evidence:
     detail: str = ""
 
 
+#: The ``Evidence.rule`` and ``ResolvedAttribute.chosen_by`` of a value a person set.
+OVERRIDE_RULE = "override"
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A value a person set for one attribute of one device, with who, when and why.
+
+    Overrides are keyed by the device key (``mac:…``/``ip:…``), which re-identification keeps
+    stable, so they survive it. A newer override of the same attribute supersedes the older one;
+    the older one stays in the history (``active`` False, ``ended_ns``/``ended_by`` set).
+    """
+
+    device_key: str
+    attribute: Attribute
+    value: str
+    author: str
+    created_ns: int
+    reason: str = ""
+    active: bool = True
+    ended_ns: int | None = None
+    ended_by: str | None = None
+    id: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedAttribute:
     """The value chosen for an attribute, with the evidence for and against it."""

@@ -15,7 +15,6 @@ from typing import Protocol
 
 from wardwatch.identify.knowledge import Knowledge
 from wardwatch.identify.oui import OuiRegistry
-from wardwatch.inventory.build import build_devices
 from wardwatch.model.flow import Flow
 from wardwatch.model.observation import Observation
 from wardwatch.sensor.capture.errors import CaptureError, ReadStats
@@ -200,21 +199,14 @@ def _stats_dict(engine: SensorEngine) -> dict[str, object]:
 def rebuild_inventory(
     store: Store, *, knowledge: Knowledge | None = None, oui: OuiRegistry | None = None
 ) -> tuple[int, int]:
-    """Re-identify every device from the stored sightings and observations.
+    """Re-identify every device from what is stored (see :mod:`wardwatch.services.identity`).
 
-    Returns (devices, new devices). Identification is a pure function of what is stored and of
-    the knowledge files, so this is also how improved knowledge reaches old data.
+    Returns (devices, new devices).
     """
-    knowledge = knowledge or Knowledge.bundled()
-    oui = oui or OuiRegistry.bundled()
-    with store.transaction() as tx:
-        known = set(tx.device_keys())
-        sightings = tx.sightings()
-        observations = list(tx.iter_observations())
-        devices = build_devices(sightings, observations, knowledge=knowledge, oui=oui)
-        for device, evidence in devices:
-            tx.save_device(device, evidence)
-    return len(devices), sum(1 for d, _ in devices if d.key not in known)
+    from wardwatch.services.identity import rebuild_inventory as rebuild
+
+    summary = rebuild(store, knowledge=knowledge, oui=oui, trigger="discover")
+    return summary.devices, summary.devices_new
 
 
 def discover(
