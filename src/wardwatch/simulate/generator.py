@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
+from wardwatch.simulate import medical as med
 from wardwatch.simulate import packets as pk
 from wardwatch.simulate.pcapwriter import PcapWriter
 from wardwatch.simulate.profiles import (
@@ -480,6 +481,7 @@ class _Sim:
             "imaging",
             "background",
             "wsus",
+            "hl7",
         ):
             self._h[name] = len(self.handlers)
             self.handlers.append(getattr(self, "_ev_" + name))
@@ -573,6 +575,10 @@ class _Sim:
                 self._every(d, "lldp_med", 30, jitter=0.0, first=1.0 if d.up > 0 else None)
             if "sip" in feats:
                 self._every(d, "sip", 1200, first=(boot or 0) + 20 if d.up > 0 else None)
+            if p.key in med.HL7_SENDERS:
+                # Results and vital signs to the EHR / LIS over HL7 v2 (MLLP): a few an hour.
+                for _ in range(self._count(4 if p.kind == "central_station" else 3)):
+                    self._at(r.uniform(d.up + 20e6, dur), "hl7", d)
             if cfg.background:
                 if "stream" in feats:
                     self._every(d, "stream", 10, jitter=0.05)
@@ -1369,16 +1375,80 @@ class _Sim:
         )
 
     def _ev_imaging(self, t: int, d: _Dev, arg: int) -> None:
+        """A DICOM C-STORE of one image to a PACS: associate, store, release (PS3.8, PS3.7)."""
         if d.ip is None or not self.pacs:
             return
         pacs = self.rng.choice(self.pacs)
         if pacs.ip is None:
             return
-        size = int(self.rng.uniform(30_000, 120_000) * self.cfg.scale)
+        r = self.rng
+        size = max(int(r.uniform(30_000, 120_000) * self.cfg.scale), 1000)
+        impl_uid, impl_version = med.DICOM_IMPLEMENTATION.get(d.p.key, ("1.2.826.0.1.3680043.2.1", "GENERIC"))
+        syntaxes = med.STORAGE_SOP.get(d.p.kind, med.STORAGE_SOP["ct_scanner"])
+        calling = (d.host or f"MOD{d.idx}").upper().replace("-", "_")[:16]
+        called = (pacs.host or "PACS").upper()[:16]
+        instance = f"1.2.826.0.1.3680043.10.{d.idx}.{r.getrandbits(40)}"
         flow = self._flow(d, pacs.ip, 104)
         t = self._emit(t, flow.handshake())
-        t = self._transfer(t, flow, True, max(size, 1000), 200)
-        t = self._emit(t, flow.send(False, self._payload(12), 800))
+        t = self._emit(
+            t,
+            flow.send(
+                True,
+                med.associate_rq(
+                    calling,
+                    called,
+                    (*syntaxes, med.VERIFICATION),
+                    impl_uid=impl_uid,
+                    impl_version=impl_version,
+                ),
+                200,
+            ),
+        )
+        pacs_uid, pacs_version = med.PACS_IMPLEMENTATION
+        t = self._emit(
+            t,
+            flow.send(
+                False,
+                med.associate_ac(
+                    calling, called, len(syntaxes) + 1, impl_uid=pacs_uid, impl_version=pacs_version
+                ),
+                900,
+            ),
+        )
+        command = med.c_store_rq(1, syntaxes[0], instance, 1) + med.dataset_header(1, size)
+        t = self._emit(t, flow.send(True, command, 300))
+        t = self._transfer(t, flow, True, size, 40)
+        t = self._emit(t, flow.send(False, med.c_store_rsp(1, syntaxes[0], instance, 1), 800))
+        t = self._emit(t, flow.send(True, med.release_rq(), 300))
+        t = self._emit(t, flow.send(False, med.release_rp(), 400))
+        self._emit(t, flow.close(True))
+        self._done(d, flow)
+
+    def _ev_hl7(self, t: int, d: _Dev, arg: int) -> None:
+        """One HL7 v2 ORU^R01 over MLLP to the EHR or LIS, and its ACK."""
+        if d.ip is None:
+            return
+        app, facility, server, receiver, codes = med.HL7_SENDERS[d.p.key]
+        r = self.rng
+        stamp = datetime.fromtimestamp(t / 1e6, UTC).strftime("%Y%m%d%H%M%S")
+        control = f"{d.idx:03d}{r.getrandbits(24):07d}"
+        message = med.oru_r01(
+            sending_app=app,
+            sending_facility=facility,
+            receiving_app=receiver,
+            receiving_facility="STMARY",
+            timestamp=stamp,
+            control_id=control,
+            patient=med.synthetic_patient(r),
+            observations=codes,
+        )
+        flow = self._flow(d, self._server(server), 2575)
+        t = self._emit(t, flow.handshake())
+        t = self._emit(t, flow.send(True, message, 150))
+        reply = med.ack(
+            sending_app=receiver, receiving_app=app.split("^")[0], timestamp=stamp, control_id=control
+        )
+        t = self._emit(t, flow.send(False, reply, 2000))
         self._emit(t, flow.close(True))
         self._done(d, flow)
 
@@ -1443,13 +1513,17 @@ class _Sim:
             "lldp_med": "lldp",
             "sip": "sip",
             "stream": "udp",
-            "imaging": "tcp",
+            "imaging": "dicom",
             "background": "tcp",
         }
         for f in p.features:
             name = feat_proto.get(f)
             if name and name not in protocols:
                 protocols.append(name)
+        if p.key in med.HL7_SENDERS:
+            protocols.append("hl7")
+        if p.kind == "pacs":
+            protocols.append("dicom")
         return SimDevice(
             index=d.idx,
             kind=p.kind,
