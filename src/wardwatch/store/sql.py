@@ -7,14 +7,18 @@
 * ``sqlite://``: in memory, one shared connection (tests);
 * ``postgresql://user@host/db``: through psycopg 3.
 
-Bulk merges are ``INSERT … ON CONFLICT DO UPDATE`` statements sent with ``executemany`` in chunks
-of :data:`CHUNK` rows, after combining duplicates within the batch in Python (PostgreSQL refuses
-to update the same row twice in one statement, and it saves round trips on both engines).
+Bulk merges are ``INSERT … ON CONFLICT DO UPDATE`` statements, after combining duplicates within
+the batch in Python (PostgreSQL refuses to update the same row twice in one statement, and it
+saves round trips on both engines). SQLite gets them with ``executemany`` in chunks of
+:data:`CHUNK` rows (an in-process C loop). On PostgreSQL, ``executemany`` still costs one
+statement per row, so batches of :data:`COPY_MIN_ROWS` or more are streamed with ``COPY`` into a
+temporary staging table and merged by one ``INSERT … SELECT … ON CONFLICT`` (same update rule).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import time
@@ -24,9 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Column,
     ColumnElement,
     Connection,
     Engine,
+    MetaData,
     Row,
     Select,
     Table,
@@ -55,6 +62,8 @@ from wardwatch.store.ports import CaptureRecord, Sighting, StoredObservation
 #: Rows per executemany / IN list: large enough to amortise round trips, small enough to stay
 #: far below SQLite's bound-parameter limit and to keep memory flat.
 CHUNK = 1000
+#: On PostgreSQL, batches at least this large are merged through COPY and a staging table.
+COPY_MIN_ROWS = 2000
 
 DEFAULT_URL = "sqlite:///wardwatch.sqlite"
 
@@ -484,6 +493,9 @@ class SqlTransaction:
     ) -> None:
         if not rows:
             return
+        if self._pg and len(rows) >= COPY_MIN_ROWS:
+            self._copy_upsert(table, rows, key, update)
+            return
         cache_key = (self._conn.dialect.name, "upsert", table.name)
         stmt_ = _STATEMENTS.get(cache_key)
         if stmt_ is None:
@@ -492,6 +504,57 @@ class SqlTransaction:
             _STATEMENTS[cache_key] = stmt_
         for chunk in _chunks(rows):
             self._conn.execute(stmt_, list(chunk))
+
+    def _copy_upsert(
+        self,
+        table: Table,
+        rows: list[dict[str, Any]],
+        key: Sequence[str],
+        update: Callable[[Any], dict[str, Any]],
+        *,
+        count_new: bool = False,
+    ) -> int:
+        """PostgreSQL bulk merge: COPY into ``pg_temp._stage_<table>``, then one INSERT … SELECT.
+
+        With ``count_new``, returns how many staged keys were not yet in the table (else 0).
+        """
+        stage_name = f"_stage_{table.name}"
+        columns = [c for c in table.columns if c.name in rows[0]]
+        names = [c.name for c in columns]
+        self._conn.exec_driver_sql(
+            f'CREATE TEMPORARY TABLE IF NOT EXISTS "{stage_name}" (LIKE "{table.name}") ON COMMIT DROP'
+        )
+        self._conn.exec_driver_sql(f'TRUNCATE "{stage_name}"')
+        json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
+        raw = self._conn.connection.driver_connection
+        assert raw is not None
+        column_list = ", ".join(f'"{n}"' for n in names)
+        with raw.cursor() as cur, cur.copy(f'COPY "{stage_name}" ({column_list}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        json.dumps(row[n], separators=(",", ":")) if n in json_columns else row[n]
+                        for n in names
+                    ]
+                )
+        cache_key = (self._conn.dialect.name, "copy-upsert", table.name)
+        stmt_ = _STATEMENTS.get(cache_key)
+        if stmt_ is None:
+            stage = Table(stage_name, MetaData(), *(Column(c.name, c.type) for c in columns))
+            stmt = postgresql.insert(table).from_select(names, select(*(stage.c[n] for n in names)))
+            stmt_ = stmt.on_conflict_do_update(index_elements=list(key), set_=update(stmt.excluded))
+            _STATEMENTS[cache_key] = stmt_
+        new = 0
+        if count_new:
+            match = " AND ".join(f't."{k}" = s."{k}"' for k in key)
+            new = int(
+                self._conn.exec_driver_sql(
+                    f'SELECT count(*) FROM "{stage_name}" s WHERE NOT EXISTS '
+                    f'(SELECT 1 FROM "{table.name}" t WHERE {match})'
+                ).scalar_one()
+            )
+        self._conn.execute(stmt_)
+        return new
 
     def _device_upsert(self) -> Any:
         cache_key = (self._conn.dialect.name, "upsert", "device")
@@ -568,37 +631,41 @@ class SqlTransaction:
         """
         rows = _observation_rows(observations)
         t = s.observation
+        if self._pg and len(rows) >= COPY_MIN_ROWS:
+            return self._copy_upsert(t, rows, ["uid"], self._observation_update, count_new=True)
         new = 0
         for chunk in _chunks(rows):
             uids = [r["uid"] for r in chunk]
             known = self._conn.execute(select(func.count()).where(t.c.uid.in_(uids))).scalar_one()
             new += len(chunk) - int(known)
 
-        def update(ex: Any) -> dict[str, Any]:
-            earlier = or_(
-                ex.first_ns < t.c.first_ns,
-                and_(
-                    ex.first_ns == t.c.first_ns,
-                    self._binary(ex.first_flow_uid) < self._binary(t.c.first_flow_uid),
-                ),
-            )
-            later = or_(
-                ex.last_ns > t.c.last_ns,
-                and_(
-                    ex.last_ns == t.c.last_ns,
-                    self._binary(ex.last_flow_uid) > self._binary(t.c.last_flow_uid),
-                ),
-            )
-            return {
-                "first_ns": self._least(t.c.first_ns, ex.first_ns),
-                "first_flow_uid": case((earlier, ex.first_flow_uid), else_=t.c.first_flow_uid),
-                "last_ns": self._greatest(t.c.last_ns, ex.last_ns),
-                "last_flow_uid": case((later, ex.last_flow_uid), else_=t.c.last_flow_uid),
-                "count": self._greatest(t.c.count, ex.count),
-            }
-
-        self._upsert(t, rows, ["uid"], update)
+        self._upsert(t, rows, ["uid"], self._observation_update)
         return new
+
+    def _observation_update(self, ex: Any) -> dict[str, Any]:
+        """The merge rule of observations (see :meth:`merge_observations`)."""
+        t = s.observation
+        earlier = or_(
+            ex.first_ns < t.c.first_ns,
+            and_(
+                ex.first_ns == t.c.first_ns,
+                self._binary(ex.first_flow_uid) < self._binary(t.c.first_flow_uid),
+            ),
+        )
+        later = or_(
+            ex.last_ns > t.c.last_ns,
+            and_(
+                ex.last_ns == t.c.last_ns,
+                self._binary(ex.last_flow_uid) > self._binary(t.c.last_flow_uid),
+            ),
+        )
+        return {
+            "first_ns": self._least(t.c.first_ns, ex.first_ns),
+            "first_flow_uid": case((earlier, ex.first_flow_uid), else_=t.c.first_flow_uid),
+            "last_ns": self._greatest(t.c.last_ns, ex.last_ns),
+            "last_flow_uid": case((later, ex.last_flow_uid), else_=t.c.last_flow_uid),
+            "count": self._greatest(t.c.count, ex.count),
+        }
 
     def merge_flows(self, flows: Iterable[Flow]) -> None:
         """Store flows by uid; the same uid again keeps the larger counters and wider times, and
