@@ -289,4 +289,4 @@ def search_terms(search: str | None) -> tuple[str, str] | None:
 # Subsystem tables live in their own modules on the same metadata; importing them here makes
 # ``schema.metadata`` complete for migrations checks and table resets. (At the end: they import
 # ``metadata`` from this module.)
-from wardwatch.store import schema_ident, schema_recall, schema_vuln, schema_web  # noqa: E402, F401
+from wardwatch.store import schema_ident, schema_recall, schema_risk, schema_vuln, schema_web  # noqa: E402, F401

@@ -250,9 +250,9 @@ def simulate_cmd(
 
 
 # Command modules of the other subsystems register themselves on the same app.
-from wardwatch.services.cli import ident, recalls, sensor, vulns, web  # noqa: E402
+from wardwatch.services.cli import ident, recalls, risk, sensor, vulns, web  # noqa: E402
 
-for _module in (ident, vulns, recalls, sensor, web):
+for _module in (ident, vulns, risk, recalls, sensor, web):
     _module.register(app)
 
 
