@@ -178,9 +178,8 @@ def family_evidence(
                 sources.append((text, 0.65, obs.uid, obs.first_ns, obs.last_ns, name))
     seen: set[tuple[str, str, str]] = set()
     for text, confidence, uid, first, last, origin in sources:
-        for family in knowledge.families:
-            if family.pattern.search(text) is None:
-                continue
+        family = knowledge.family_for(text)
+        if family is not None:
             key = (family.pattern.pattern, origin, uid or "")
             if key in seen:
                 continue
@@ -213,7 +212,6 @@ def family_evidence(
                         detail=detail,
                     )
                 )
-            break  # the first (most specific) family wins for one text
     return found
 
 
@@ -252,9 +250,7 @@ def resolve(evidence: Iterable[Evidence]) -> dict[str, ResolvedAttribute]:
             chosen_by = "agreement"
         else:
             chosen_by = "confidence"
-        members = sorted(
-            best[3], key=lambda m: (m.rule != OVERRIDE_RULE, -m.confidence, -m.last_ns)
-        )
+        members = sorted(best[3], key=lambda m: (m.rule != OVERRIDE_RULE, -m.confidence, -m.last_ns))
         conflicts = tuple(m for s in scored[1:] for m in s[3])
         resolved[attribute] = ResolvedAttribute(
             attribute=Attribute(attribute),

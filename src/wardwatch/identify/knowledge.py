@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -67,6 +67,33 @@ class Knowledge:
     vendors: tuple[VendorEntry, ...]
     types: dict[str, DeviceTypeInfo]
     version: str
+    by_field: dict[str, tuple[Rule, ...]] = field(default_factory=dict, compare=False, repr=False)
+    """Rules by the field they read (built in ``__post_init__``: looked up once per observation field)."""
+
+    any_family: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    """All family patterns in one alternation: one search tells whether any family can match."""
+    family_cache: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def family_for(self, text: str) -> Family | None:
+        """The first (most specific) product family whose pattern occurs in ``text``, if any."""
+        cached = self.family_cache.get(text)
+        if cached is None:
+            cached = -1
+            if self.any_family is None or self.any_family.search(text) is not None:
+                cached = next((i for i, f in enumerate(self.families) if f.pattern.search(text)), -1)
+            if len(self.family_cache) < 100_000:  # bounded: texts carry serials, so they vary
+                self.family_cache[text] = cached
+        return self.families[cached] if cached >= 0 else None
+
+    def __post_init__(self) -> None:
+        if self.any_family is None and self.families:
+            combined = "|".join(f"(?:{f.pattern.pattern})" for f in self.families)
+            object.__setattr__(self, "any_family", re.compile(combined, re.IGNORECASE))
+        if not self.by_field:
+            index: dict[str, list[Rule]] = {}
+            for rule in self.rules:
+                index.setdefault(rule.field, []).append(rule)
+            self.by_field.update({k: tuple(v) for k, v in index.items()})
 
     @classmethod
     def bundled(cls) -> Knowledge:
@@ -87,11 +114,7 @@ class Knowledge:
 
     def rules_for(self, field: str) -> tuple[Rule, ...]:
         """The rules that read one observation field, in file order."""
-        return self._by_field.get(field, ())
-
-    @property
-    def _by_field(self) -> dict[str, tuple[Rule, ...]]:
-        return _rules_by_field(self.rules)
+        return self.by_field.get(field, ())
 
     def vendor(self, name: str) -> VendorEntry | None:
         """The vendors.json entry of a canonical name."""
@@ -99,14 +122,6 @@ class Knowledge:
             if vendor.name == name:
                 return vendor
         return None
-
-
-@lru_cache(maxsize=8)
-def _rules_by_field(rules: tuple[Rule, ...]) -> dict[str, tuple[Rule, ...]]:
-    index: dict[str, list[Rule]] = {}
-    for rule in rules:
-        index.setdefault(rule.field, []).append(rule)
-    return {k: tuple(v) for k, v in index.items()}
 
 
 def _compile(pattern: str) -> re.Pattern[str]:

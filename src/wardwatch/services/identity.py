@@ -147,8 +147,7 @@ def rebuild_inventory(
         devices = build_devices(
             tx.sightings(), list(tx.iter_observations()), knowledge=knowledge, oui=oui, overrides=overrides
         )
-        for device, evidence in devices:
-            tx.save_device(device, evidence)
+        tx.save_devices(devices)
         after = _snapshot([d for d, _ in devices])
         changes = [c for c in _diff(before, after) if c.device_key in after]
         new = sum(1 for d, _ in devices if d.key not in before)

@@ -263,6 +263,10 @@ class FakeTransaction:
                 )
         return device_id
 
+    def save_devices(self, items: Sequence[tuple[Device, Sequence[Evidence]]]) -> list[int]:
+        """See :meth:`wardwatch.store.sql.SqlTransaction.save_devices`."""
+        return [self.save_device(device, evidence) for device, evidence in items]
+
     def _device(self, device_id: int, *, with_evidence: bool) -> Device:
         r = self._s.devices[device_id]
         return build_device(

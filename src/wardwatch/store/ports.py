@@ -125,6 +125,10 @@ class Transaction(Protocol):
         evidence (replaced: evidence is always recomputed from observations). Returns the id."""
         ...
 
+    def save_devices(self, items: Sequence[tuple[Device, Sequence[Evidence]]]) -> list[int]:
+        """:meth:`save_device` for many devices at once (bulk statements); ids in input order."""
+        ...
+
     def get_device(self, ref: str) -> Device | None:
         """By numeric id, key (``mac:…``/``ip:…``), MAC (any case/separator) or current IP."""
         ...

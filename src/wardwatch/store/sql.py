@@ -38,7 +38,6 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
-    bindparam,
     case,
     create_engine,
     delete,
@@ -72,10 +71,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 #: Statements built once per dialect: constructing an upsert costs more than executing it.
 _STATEMENTS: dict[tuple[str, str, str], Any] = {}
-_DELETE_ATTRIBUTES = delete(s.device_attribute).where(
-    s.device_attribute.c.device_id == bindparam("device_id")
-)
-_DELETE_EVIDENCE = delete(s.evidence).where(s.evidence.c.device_id == bindparam("device_id"))
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x77617264  # "ward": serialises concurrent migrations of one PostgreSQL database
@@ -573,7 +568,7 @@ class SqlTransaction:
                     "updated_at": ex.updated_at,
                     **{name: ex[name] for name in s.DENORMALISED},
                 },
-            ).returning(t.c.id)
+            ).returning(t.c.id, sort_by_parameter_order=True)
             _STATEMENTS[cache_key] = stmt_
         return stmt_
 
@@ -823,64 +818,83 @@ class SqlTransaction:
     def save_device(self, device: Device, evidence: Sequence[Evidence]) -> int:
         """Upsert by ``device.key`` (first/last seen widen), merge its IPs (first=min, last=max,
         source of the latest), replace its resolved attributes and evidence. Returns the id."""
-        values: dict[str, Any] = {
-            "key": device.key,
-            "mac": device.mac,
-            "mac_randomized": device.mac_randomized,
-            "first_ns": device.first_ns,
-            "last_ns": device.last_ns,
-            "updated_at": time.time_ns(),
-            **{name: device.value(name) for name in s.DENORMALISED},
-        }
-        device_id = int(self._conn.execute(self._device_upsert(), values).scalar_one())
+        return self.save_devices([(device, evidence)])[0]
 
-        self._conn.execute(_DELETE_ATTRIBUTES, {"device_id": device_id})
-        attributes = [
-            {
-                "device_id": device_id,
-                "attribute": str(a.attribute),
-                "value": a.value,
-                "confidence": a.confidence,
-                "chosen_by": a.chosen_by,
-                "conflict_count": len(a.conflicts),
-            }
-            for a in device.attributes.values()
-        ]
-        if attributes:
-            self._conn.execute(s.device_attribute.insert(), attributes)
+    def save_devices(self, items: Sequence[tuple[Device, Sequence[Evidence]]]) -> list[int]:
+        """:meth:`save_device` for many devices in a few bulk statements; ids in input order."""
+        ids: list[int] = []
+        now = time.time_ns()
+        for chunk in _chunks(items, 500):
+            ids.extend(self._save_chunk(chunk, now))
+        return ids
 
-        self._conn.execute(_DELETE_EVIDENCE, {"device_id": device_id})
+    def _save_chunk(self, items: Sequence[tuple[Device, Sequence[Evidence]]], now: int) -> list[int]:
         rows = [
             {
-                "device_id": device_id,
-                "seq": i,
-                "attribute": str(e.attribute),
-                "value": e.value,
-                "confidence": e.confidence,
-                "rule": e.rule,
-                "observation_uid": e.observation_uid,
-                "first_ns": e.first_ns,
-                "last_ns": e.last_ns,
-                "detail": e.detail,
+                "key": device.key,
+                "mac": device.mac,
+                "mac_randomized": device.mac_randomized,
+                "first_ns": device.first_ns,
+                "last_ns": device.last_ns,
+                "updated_at": now,
+                **{name: device.value(name) for name in s.DENORMALISED},
             }
-            for i, e in enumerate(evidence)
+            for device, _ in items
         ]
-        for chunk in _chunks(rows):
-            self._conn.execute(s.evidence.insert(), list(chunk))
-
-        ips: dict[str, dict[str, Any]] = {}
-        for ip in device.ips:
-            row = {"device_id": device_id, "ip": ip.ip, "first_ns": ip.first_ns, "last_ns": ip.last_ns}
-            row["source"] = ip.source
-            if ip.ip in ips:
-                old = ips[ip.ip]
+        # One INSERT … ON CONFLICT … RETURNING for the chunk ("insertmanyvalues"), ids in row order.
+        ids = [int(i) for i in self._conn.execute(self._device_upsert(), rows).scalars()]
+        self._conn.execute(delete(s.device_attribute).where(s.device_attribute.c.device_id.in_(ids)))
+        self._conn.execute(delete(s.evidence).where(s.evidence.c.device_id.in_(ids)))
+        attributes: list[dict[str, Any]] = []
+        evidence_rows: list[dict[str, Any]] = []
+        ip_rows: dict[tuple[int, str], dict[str, Any]] = {}
+        for device_id, (device, evidence) in zip(ids, items, strict=True):
+            attributes.extend(
+                {
+                    "device_id": device_id,
+                    "attribute": str(a.attribute),
+                    "value": a.value,
+                    "confidence": a.confidence,
+                    "chosen_by": a.chosen_by,
+                    "conflict_count": len(a.conflicts),
+                }
+                for a in device.attributes.values()
+            )
+            evidence_rows.extend(
+                {
+                    "device_id": device_id,
+                    "seq": i,
+                    "attribute": str(e.attribute),
+                    "value": e.value,
+                    "confidence": e.confidence,
+                    "rule": e.rule,
+                    "observation_uid": e.observation_uid,
+                    "first_ns": e.first_ns,
+                    "last_ns": e.last_ns,
+                    "detail": e.detail,
+                }
+                for i, e in enumerate(evidence)
+            )
+            for ip in device.ips:
+                old = ip_rows.get((device_id, ip.ip))
+                if old is None:
+                    ip_rows[(device_id, ip.ip)] = {
+                        "device_id": device_id,
+                        "ip": ip.ip,
+                        "first_ns": ip.first_ns,
+                        "last_ns": ip.last_ns,
+                        "source": ip.source,
+                    }
+                    continue
                 if ip.last_ns > old["last_ns"]:
                     old["source"] = ip.source
                 old["first_ns"] = min(old["first_ns"], ip.first_ns)
                 old["last_ns"] = max(old["last_ns"], ip.last_ns)
-            else:
-                ips[ip.ip] = row
-        if ips:
+        for rows_chunk in _chunks(attributes):
+            self._conn.execute(s.device_attribute.insert(), list(rows_chunk))
+        for rows_chunk in _chunks(evidence_rows):
+            self._conn.execute(s.evidence.insert(), list(rows_chunk))
+        if ip_rows:
             di = s.device_ip
 
             def update(ex: Any) -> dict[str, Any]:
@@ -890,8 +904,8 @@ class SqlTransaction:
                     "source": case((ex.last_ns > di.c.last_ns, ex.source), else_=di.c.source),
                 }
 
-            self._upsert(di, list(ips.values()), ["device_id", "ip"], update)
-        return device_id
+            self._upsert(di, list(ip_rows.values()), ["device_id", "ip"], update)
+        return ids
 
     def get_device(self, ref: str) -> Device | None:
         """By numeric id, key (``mac:…``/``ip:…``), MAC (any case/separator) or IP.
