@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from wardwatch.model.flow import Transport
-from wardwatch.model.observation import Observation
+from wardwatch.model.observation import FieldValue, Observation
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +120,43 @@ DissectFn = Callable[[PacketContext, bytes], Sequence[Observation]]
 def mac_text(raw: bytes) -> str:
     """Six bytes as a lower-case colon-separated MAC address (the form observations use)."""
     return ":".join(f"{b:02x}" for b in raw[:6])
+
+
+class L2FieldsDissector:
+    """Base of the L2 discovery dissectors (LLDP, CDP): one frame -> one observation about its sender.
+
+    Subclasses set ``name`` and ``ethertypes`` and implement :meth:`_fields`, which may raise on
+    damaged input: :meth:`dissect` turns that into "no observation", as the contract requires.
+    """
+
+    name: str = ""
+    transports = frozenset({Transport.L2})
+    udp_ports: frozenset[int] = frozenset()
+    tcp_ports: frozenset[int] = frozenset()
+    ethertypes: frozenset[int] = frozenset()
+
+    def probe(self, payload: bytes) -> bool:
+        """Selected by EtherType (or SNAP PID) only, never by content."""
+        return False
+
+    def dissect(self, ctx: PacketContext, payload: bytes) -> list[Observation]:
+        """Never raises; keeps the fields parsed before any damage (as ``_fields`` returns them)."""
+        try:
+            fields = self._fields(payload)
+        except Exception:
+            return []
+        if not fields:
+            return []
+        return [
+            Observation(
+                ts_ns=ctx.ts_ns,
+                flow_uid=ctx.flow_uid,
+                protocol=self.name,
+                mac=ctx.src_mac,
+                ip=None,
+                fields=fields,
+            )
+        ]
+
+    def _fields(self, payload: bytes) -> dict[str, FieldValue]:
+        raise NotImplementedError

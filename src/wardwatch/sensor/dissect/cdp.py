@@ -21,9 +21,8 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from wardwatch.model.flow import Transport
-from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, safe_text
+from wardwatch.model.observation import FieldValue
+from wardwatch.sensor.dissect.base import L2FieldsDissector, safe_text
 
 MAX_TLVS = 64
 MAX_ADDRESSES = 16
@@ -75,37 +74,11 @@ def parse_addresses(value: bytes) -> list[str]:
     return out
 
 
-class CdpDissector:
+class CdpDissector(L2FieldsDissector):
     """CDP advertisement -> one observation about the sending device."""
 
     name = "cdp"
-    transports = frozenset({Transport.L2})
-    udp_ports: frozenset[int] = frozenset()
-    tcp_ports: frozenset[int] = frozenset()
     ethertypes = frozenset({0x12000})
-
-    def probe(self, payload: bytes) -> bool:
-        """CDP is selected by its SNAP PID only."""
-        return False
-
-    def dissect(self, ctx: PacketContext, payload: bytes) -> list[Observation]:
-        """Never raises; keeps the TLVs parsed before any damage."""
-        try:
-            fields = self._fields(payload)
-        except Exception:
-            return []
-        if not fields:
-            return []
-        return [
-            Observation(
-                ts_ns=ctx.ts_ns,
-                flow_uid=ctx.flow_uid,
-                protocol=self.name,
-                mac=ctx.src_mac,
-                ip=None,
-                fields=fields,
-            )
-        ]
 
     def _fields(self, payload: bytes) -> dict[str, FieldValue]:
         if len(payload) < 4 or payload[0] not in (1, 2):

@@ -24,9 +24,8 @@ from __future__ import annotations
 import ipaddress
 import struct
 
-from wardwatch.model.flow import Transport
-from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, mac_text, safe_text
+from wardwatch.model.observation import FieldValue
+from wardwatch.sensor.dissect.base import L2FieldsDissector, mac_text, safe_text
 
 MAX_TLVS = 64
 MAX_LIST = 16
@@ -84,37 +83,11 @@ def _capability_names(bits: int) -> tuple[str, ...]:
     return tuple(name for i, name in enumerate(CAPABILITIES) if bits & (1 << i))
 
 
-class LldpDissector:
+class LldpDissector(L2FieldsDissector):
     """LLDPDU -> one observation about the sending port's device."""
 
     name = "lldp"
-    transports = frozenset({Transport.L2})
-    udp_ports: frozenset[int] = frozenset()
-    tcp_ports: frozenset[int] = frozenset()
     ethertypes = frozenset({0x88CC})
-
-    def probe(self, payload: bytes) -> bool:
-        """LLDP is selected by EtherType only."""
-        return False
-
-    def dissect(self, ctx: PacketContext, payload: bytes) -> list[Observation]:
-        """Never raises; stops at End, damage or :data:`MAX_TLVS`, keeping what was parsed."""
-        try:
-            fields = self._fields(payload)
-        except Exception:
-            return []
-        if not fields:
-            return []
-        return [
-            Observation(
-                ts_ns=ctx.ts_ns,
-                flow_uid=ctx.flow_uid,
-                protocol=self.name,
-                mac=ctx.src_mac,
-                ip=None,
-                fields=fields,
-            )
-        ]
 
     def _fields(self, payload: bytes) -> dict[str, FieldValue]:
         fields: dict[str, FieldValue] = {}
