@@ -514,6 +514,17 @@ def test_search_matches_model_and_serial(store: Any) -> None:
         assert [x.id for x in tx.list_devices(search="77-ab")] == [device_id]
 
 
+def test_search_matches_dicom_ae_title_and_hl7_application(store: Any) -> None:
+    ct = device("mac:00:00:00:00:00:0a", mac="00:00:00:00:00:0a", ae_title="CT_01")
+    central = device("mac:00:00:00:00:00:0b", mac="00:00:00:00:00:0b", hl7_application="PIC_iX^Philips")
+    with store.transaction() as tx:
+        ct_id, central_id = tx.save_devices([(ct, []), (central, [])])
+        assert [x.id for x in tx.list_devices(search="ct_0")] == [ct_id]
+        assert [x.id for x in tx.list_devices(search="pic_ix")] == [central_id]
+        assert tx.count_devices(search="philips") == 1
+        assert tx.list_devices(search="mr_01") == []
+
+
 # --------------------------------------------------------------------------- transactions
 
 

@@ -38,8 +38,8 @@ def test_demo_vendor_and_kind_and_idempotent(sqlite_url: str) -> None:
         elif device["device_type"] != truth["kind"]:
             wrong_kind.append((truth["kind"], device["device_type"]))
     assert wrong_vendor == []
-    # A PACS is software on a server: without DICOM evidence (next issue) "server" is the honest answer.
-    assert wrong_kind in ([], [("pacs", "server")])
+    # The PACS is a Dell server: only its DICOM role (it accepts image storage) makes it a PACS.
+    assert wrong_kind == []
     assert unknown_kind == []
     count = len(devices)
     again = runner.invoke(app, ["--db", sqlite_url, "discover", str(DEMO_PCAP), "--format", "json"])

@@ -26,7 +26,7 @@ def test_override_then_reidentify(sqlite_url: str) -> None:
             "override",
             PACS_MAC,
             "device_type",
-            "pacs",
+            "vna",
             "--reason",
             "asset label",
             "--author",
@@ -37,8 +37,9 @@ def test_override_then_reidentify(sqlite_url: str) -> None:
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["override"]["author"] == "alice" and data["override"]["value"] == "pacs"
-    assert {"device": f"mac:{PACS_MAC}", "attribute": "device_type", "old": "server", "new": "pacs"} in data[
+    assert data["override"]["author"] == "alice" and data["override"]["value"] == "vna"
+    # DICOM shows the Dell server accepting image storage (a PACS); the asset list knows it is the VNA.
+    assert {"device": f"mac:{PACS_MAC}", "attribute": "device_type", "old": "pacs", "new": "vna"} in data[
         "changes"
     ]
 

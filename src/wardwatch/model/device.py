@@ -21,6 +21,10 @@ class Attribute(StrEnum):
     CLINICAL_CATEGORY = "clinical_category"
     DESCRIPTION = "description"
     LOCATION = "location"
+    AE_TITLE = "ae_title"
+    """The device's own DICOM Application Entity title (e.g. ``CT_01``, ``ICU_MON_03``)."""
+    HL7_APPLICATION = "hl7_application"
+    """The HL7 v2 application the device sends as (MSH-3, e.g. ``PIC_iX^Philips``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,7 +327,12 @@ class FakeTransaction:
         for name in s.SEARCH_COLUMNS:
             if name != "mac" and d[name] is not None and term in s.ascii_lower(d[name]):
                 return True
-        return any(ip.startswith(term) for ip in self._s.device_ips.get(device_id, {}))
+        if any(ip.startswith(term) for ip in self._s.device_ips.get(device_id, {})):
+            return True
+        return any(
+            name in s.SEARCH_ATTRIBUTES and term in s.ascii_lower(value)
+            for name, value, _c, _b in self._s.attributes.get(device_id, [])
+        )
 
     def list_devices(
         self,

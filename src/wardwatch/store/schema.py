@@ -175,6 +175,8 @@ SORT_COLUMNS: tuple[str, ...] = ("id", "key", "mac", "first_ns", "last_ns", *DEN
 
 #: Columns a device search matches as case-insensitive substrings (IPs match by prefix instead).
 SEARCH_COLUMNS: tuple[str, ...] = ("mac", "hostname", "vendor", "model", "serial")
+#: Resolved attributes (not denormalised columns) that a device search also matches.
+SEARCH_ATTRIBUTES: tuple[str, ...] = ("ae_title", "hl7_application")
 
 device = Table(
     "device",

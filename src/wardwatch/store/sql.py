@@ -971,6 +971,11 @@ class SqlTransaction:
             func.lower(d.c.mac).contains(mac_term, autoescape=True),
             *(func.lower(d.c[n]).contains(term, autoescape=True) for n in s.SEARCH_COLUMNS if n != "mac"),
             exists().where(di.c.device_id == d.c.id, di.c.ip.startswith(term, autoescape=True)),
+            exists().where(
+                s.device_attribute.c.device_id == d.c.id,
+                s.device_attribute.c.attribute.in_(s.SEARCH_ATTRIBUTES),
+                func.lower(s.device_attribute.c.value).contains(term, autoescape=True),
+            ),
         ]
         return or_(*clauses)
 
