@@ -1,0 +1,1 @@
+"""Stored, deduplicated alerts with a workflow state (open, acknowledged, closed)."""

@@ -1,0 +1,1 @@
+"""Device lifecycle: last seen and where, missing / moved / new, utilization, end of support."""
