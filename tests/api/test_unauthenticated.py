@@ -47,9 +47,21 @@ async def test_every_route_but_public_ones_refuses_unauthenticated_requests(
     app: FastAPI, anon: httpx.AsyncClient
 ) -> None:
     routes = _protected(app)
-    # The exports, the OpenAPI document and the admin pages are among them.
+    # The exports, the OpenAPI document, the admin pages and the subsystems' routes are among them.
     paths = {p for _, p in routes}
     assert {"/api/v1/devices/export", "/api/v1/openapi.json", "/admin/audit", "/", "/api/v1/devices"} <= paths
+    assert {
+        ("GET", "/api/v1/alerts"),
+        ("POST", "/api/v1/alerts/1/1"),
+        ("GET", "/api/v1/recalls"),
+        ("GET", "/api/v1/vulnerabilities/1"),
+        ("GET", "/alerts"),
+        ("POST", "/alerts/1/1"),
+        ("GET", "/recalls"),
+        ("GET", "/vulnerabilities"),
+        ("GET", "/vulnerabilities/1"),
+        ("GET", "/feeds"),
+    } <= set(routes)
     assert len(routes) >= 25
     for kind in ("nothing", "forged cookie", "forged token"):
         anon.cookies.clear()

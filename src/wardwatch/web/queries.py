@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from wardwatch.model.device import Device
 from wardwatch.services.present import COLUMNS, iso
@@ -469,6 +469,7 @@ def network(tx: SqlTransaction, *, max_nodes: int = 5000, max_edges: int = 20000
         )
     )
     ids = [int(r.id) for r in rows]
+    risks = risk_by_device(tx, ids)
     ip_of: dict[int, tuple[int, str]] = {}
     device_of_ip: dict[str, int] = {}
     for i in range(0, len(ids), 900):
@@ -504,6 +505,8 @@ def network(tx: SqlTransaction, *, max_nodes: int = 5000, max_edges: int = 20000
                     "subnet": subnet,
                     "device_type": r.device_type or "unknown",
                     "clinical_category": r.clinical_category or "",
+                    "risk": risks.get(int(r.id)),
+                    "risk_band": risk_band(risks.get(int(r.id))),
                     "x": round(cx + radius * math.cos(k * golden), 1),
                     "y": round(cy + radius * math.sin(k * golden), 1),
                 }
@@ -531,3 +534,260 @@ def network(tx: SqlTransaction, *, max_nodes: int = 5000, max_edges: int = 20000
         "truncated": total > len(nodes),
         "total": total,
     }
+
+
+# --- alerts, vulnerabilities and risk (issues 5, 6, 8) ---------------------------------------------
+# The services list alerts without paging and have no per-vulnerability or fleet-risk read model;
+# these queries fill that gap for the web only, reading the subsystems' own tables.
+
+
+def alert_json(a: Any) -> dict[str, Any]:
+    """An alert (``wardwatch.model.recall.Alert``) as JSON: the shape ``wardwatch alerts --format
+    json`` prints, so the CLI and the API agree."""
+    return {
+        "id": a.id,
+        "kind": a.kind.value,
+        "state": a.state.value,
+        "title": a.title,
+        "device_id": a.device_id,
+        "asset_tag": a.asset_tag,
+        "first": iso(a.first_ns),
+        "last": iso(a.last_ns),
+        "count": a.count,
+        "dedup_key": a.dedup_key,
+        "evidence": a.evidence,
+    }
+
+
+def alert_page(
+    tx: SqlTransaction, *, state: str | None, kind: str | None, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """One page of alerts (most recent condition first, as ``wardwatch alerts``) and the total.
+    ``state`` and ``kind`` are already-validated enum values or None."""
+    from wardwatch.alerts.repo import get_alert
+    from wardwatch.store.schema_recall import alert as a
+
+    where = []
+    if state:
+        where.append(a.c.state == state)
+    if kind:
+        where.append(a.c.kind == kind)
+    total = int(tx.conn.execute(select(func.count()).select_from(a).where(*where)).scalar_one())
+    q = select(a.c.id).where(*where).order_by(a.c.last_ns.desc(), a.c.id).limit(limit).offset(offset)
+    # A page is at most a thousand alerts: read each through the alert store's own mapping.
+    found = [get_alert(tx.conn, int(i)) for i in tx.conn.execute(q).scalars()]
+    return [x for x in found if x is not None], total
+
+
+def device_recall_alerts(tx: SqlTransaction, device_id: int) -> list[Any]:
+    """The recall alerts raised for one device, any state (each alert's evidence is the recall
+    match as ``/api/v1/recalls`` gives it), most recent recall first."""
+    from wardwatch.alerts.repo import get_alert
+    from wardwatch.store.schema_recall import alert as a
+
+    q = (
+        select(a.c.id)
+        .where(a.c.device_id == device_id, a.c.kind == "recall")
+        .order_by(a.c.last_ns.desc(), a.c.id)
+    )
+    found = [get_alert(tx.conn, int(i)) for i in tx.conn.execute(q).scalars()]
+    return [x for x in found if x is not None]
+
+
+def alert_counts(tx: SqlTransaction) -> dict[str, dict[str, int]]:
+    """Alerts by state, then by kind."""
+    from wardwatch.store.schema_recall import alert as a
+
+    out: dict[str, dict[str, int]] = {}
+    for state, kind, n in tx.conn.execute(
+        select(a.c.state, a.c.kind, func.count()).group_by(a.c.state, a.c.kind)
+    ):
+        out.setdefault(state, {})[kind] = int(n)
+    return out
+
+
+def vulnerability_summary(rows: list[dict[str, Any]], *, state: str | None = None) -> list[dict[str, Any]]:
+    """Findings (from :func:`wardwatch.services.vulns.list_findings`) grouped per vulnerability:
+    devices affected, CVSS, KEV, EPSS and triage states. ``state`` keeps only findings whose
+    current triage decision is that state ("not_triaged" for none)."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        analysis = r.get("analysis")
+        decided = analysis["state"] if analysis else "not_triaged"
+        if state and decided != state:
+            continue
+        g = grouped.setdefault(
+            r["vulnerability"],
+            {
+                "vulnerability": r["vulnerability"],
+                "title": r.get("advisory_title") or "",
+                "cvss": r["cvss"],
+                "kev": bool(r["kev"]),
+                "epss": r["epss"],
+                "devices": set(),
+                "active": 0,
+                "triage": {},
+            },
+        )
+        g["devices"].add(int(r["device_id"]))
+        g["active"] += 1 if r["active"] else 0
+        if r["cvss"] is not None and (g["cvss"] is None or r["cvss"] > g["cvss"]):
+            g["cvss"] = r["cvss"]
+        g["triage"].setdefault(decided, set()).add(int(r["device_id"]))
+    out = []
+    for g in grouped.values():
+        # Devices per triage state (a device matched by two matchers counts once).
+        triage = {k: len(v) for k, v in sorted(g["triage"].items())}
+        out.append({**g, "devices": len(g["devices"]), "triage": triage})
+    out.sort(key=lambda g: (not g["kev"], -(g["cvss"] or 0.0), g["vulnerability"]))
+    return out
+
+
+def vulnerability_facts(tx: SqlTransaction, vuln_id: str) -> dict[str, Any] | None:
+    """What the feeds say about one CVE or advisory id: the advisories that are it or list it as
+    an alias (title, description, CVSS with vector, source), KEV, EPSS and SSVC. None when no feed
+    knows it."""
+    from wardwatch.store import schema_vuln as v
+
+    adv, alias = v.advisory, v.advisory_alias
+    ids = {vuln_id}
+    ids.update(tx.conn.execute(select(alias.c.advisory_id).where(alias.c.alias == vuln_id)).scalars())
+    advisories = []
+    for r in tx.conn.execute(select(adv).where(adv.c.id.in_(sorted(ids))).order_by(adv.c.id)):
+        aliases = sorted(tx.conn.execute(select(alias.c.alias).where(alias.c.advisory_id == r.id)).scalars())
+        advisories.append(
+            {
+                "id": r.id,
+                "source": r.source,
+                "title": r.title,
+                "description": r.description,
+                "published": r.published,
+                "revision": r.revision,
+                "status": r.status,
+                "cvss_score": r.cvss_score,
+                "cvss_version": r.cvss_version,
+                "cvss_vector": r.cvss_vector,
+                "aliases": aliases,
+            }
+        )
+    kev = tx.conn.execute(select(v.kev).where(v.kev.c.cve == vuln_id)).first()
+    epss = tx.conn.execute(select(v.epss).where(v.epss.c.cve == vuln_id)).first()
+    ssvc = tx.conn.execute(select(v.ssvc).where(v.ssvc.c.cve == vuln_id)).first()
+    if not advisories and kev is None and epss is None and ssvc is None:
+        return None
+
+    def plain(row: Any) -> dict[str, Any] | None:
+        return None if row is None else {k: val for k, val in row._mapping.items() if k != "import_id"}
+
+    return {
+        "id": vuln_id,
+        "advisories": advisories,
+        "kev": plain(kev),
+        "epss": plain(epss),
+        "ssvc": plain(ssvc),
+    }
+
+
+#: Risk bands (0-10 scale of :mod:`wardwatch.risk`), lowest first: (name, lower bound).
+RISK_BANDS: tuple[tuple[str, float], ...] = (("low", 0.0), ("medium", 4.0), ("high", 7.0), ("critical", 9.0))
+
+
+def risk_band(risk: float | None) -> str:
+    """The band a risk score falls in ("none" when the device has no score)."""
+    if risk is None:
+        return "none"
+    name = RISK_BANDS[0][0]
+    for band, lower in RISK_BANDS:
+        if risk >= lower:
+            name = band
+    return name
+
+
+def risk_panels(tx: SqlTransaction, *, shown: int = 10) -> dict[str, Any]:
+    """Dashboard panels: devices per risk band and SSVC decision (stored scores; a device scored
+    without any finding is in band "none"), the highest-risk devices, and devices with an active
+    finding listed in CISA KEV."""
+    from wardwatch.store import schema_risk as r
+    from wardwatch.store import schema_vuln as v
+
+    rs, d = r.risk_score, s.device
+    bands = {"none": 0, **{name: 0 for name, _ in RISK_BANDS}}
+    decisions: dict[str, int] = {}
+    # Banded and counted in SQL: the score table has a row per device (100,000 at the target size).
+    whens = [(rs.c.findings == 0, "none")]
+    whens += [(rs.c.risk >= lower, name) for name, lower in reversed(RISK_BANDS[1:])]
+    band = case(*whens, else_=RISK_BANDS[0][0]).label("band")
+    for name, decision, n in tx.conn.execute(
+        select(band, rs.c.decision, func.count()).group_by(band, rs.c.decision)
+    ):
+        bands[str(name)] += int(n)
+        if name != "none":
+            decisions[decision or "none"] = decisions.get(decision or "none", 0) + int(n)
+    scored = sum(n for name, n in bands.items() if name != "none")
+    top = [
+        {
+            "id": int(x.id),
+            "label": x.hostname or " ".join(p for p in (x.vendor, x.model) if p) or x.key,
+            "risk": float(x.risk),
+            "band": risk_band(float(x.risk)),
+            "decision": x.decision,
+            "top_vulnerability": x.top_vulnerability,
+        }
+        for x in tx.conn.execute(
+            select(
+                d.c.id,
+                d.c.key,
+                d.c.hostname,
+                d.c.vendor,
+                d.c.model,
+                rs.c.risk,
+                rs.c.decision,
+                rs.c.top_vulnerability,
+            )
+            .join(rs, rs.c.device_id == d.c.id)
+            .where(rs.c.findings > 0)
+            .order_by(rs.c.risk.desc(), d.c.id)
+            .limit(shown)
+        )
+    ]
+    f = v.finding
+    kev_q = (
+        select(d.c.id, d.c.key, d.c.hostname, d.c.vendor, d.c.model, func.count().label("kev_findings"))
+        .join(f, f.c.device_id == d.c.id)
+        .join(v.kev, v.kev.c.cve == f.c.vulnerability)
+        .where(f.c.active)
+        .group_by(d.c.id, d.c.key, d.c.hostname, d.c.vendor, d.c.model)
+        .order_by(d.c.id)
+    )
+    kev_rows = list(tx.conn.execute(kev_q))
+    kev = [
+        {
+            "id": int(x.id),
+            "label": x.hostname or " ".join(p for p in (x.vendor, x.model) if p) or x.key,
+            "kev_findings": int(x.kev_findings),
+        }
+        for x in kev_rows[:shown]
+    ]
+    return {
+        "scored": scored,
+        "bands": bands,
+        "decisions": decisions,
+        "top": top,
+        "kev_devices": len(kev_rows),
+        "kev": kev,
+    }
+
+
+def risk_by_device(tx: SqlTransaction, ids: list[int]) -> dict[int, float]:
+    """Stored risk score per device id (devices never scored, or scored without a finding, are
+    absent: they have no risk to colour)."""
+    from wardwatch.store.schema_risk import risk_score as rs
+
+    out: dict[int, float] = {}
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        for device_id, risk in tx.conn.execute(
+            select(rs.c.device_id, rs.c.risk).where(rs.c.device_id.in_(chunk), rs.c.findings > 0)
+        ):
+            out[int(device_id)] = float(risk)
+    return out

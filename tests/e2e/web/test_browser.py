@@ -1,6 +1,6 @@
 """End to end in a real headless Chromium (Debian's, at /usr/bin/chromium, driven by Playwright):
-log in, search a device by serial number, open its page, record an override, find it in the
-audit log; screenshots of the main pages go to ``var/test-artifacts/screenshots``.
+log in, search a device by serial number, open its page, record an override and a triage
+decision, find both in the audit log; alerts, recalls, vulnerabilities, feeds and risk pages; screenshots of the main pages go to ``var/test-artifacts/screenshots``.
 
 The server is the real one (``uvicorn wardwatch.web.asgi:app``) on a free loopback port, on a
 copy of the demo database. Skips with the reason when Chromium or Playwright is missing
@@ -19,14 +19,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.api.fulldemo import build_full_demo
 
 from wardwatch.auth.service import AuthService
-from wardwatch.services.discovery import discover
 from wardwatch.store.sql import open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).parents[3]
-DEMO = ROOT / "src" / "wardwatch" / "demo" / "hospital-demo.pcap.gz"
 SCREENSHOTS = ROOT / "var" / "test-artifacts" / "screenshots"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -56,10 +55,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The web server on the demo data with an admin user, on 127.0.0.1:<free port>."""
+    """The web server on the full demo data with an admin user, on 127.0.0.1:<free port>."""
     db = tmp_path_factory.mktemp("e2e") / "e2e.sqlite"
+    # The full demo (capture, CMMS, recalls, feeds, risk), so every page has something to show.
+    build_full_demo(db)
     store = open_store(f"sqlite:///{db}")
-    discover(store, [str(DEMO)])
     AuthService(store).add_user(name="admin", password=PASSWORD, role="admin", actor="test")
     store.close()
     port = _free_port()
@@ -155,12 +155,22 @@ def test_analyst_journey(server: str, browser: object) -> None:
     page.wait_for_load_state()
     assert "ICU bed 7" in page.inner_text("#overrides")
 
-    # ...and find it in the audit log with who did it.
+    # Record a triage decision on one of its vulnerability findings.
+    page.select_option("#t-state", "in_triage")
+    page.fill("#t-detail", "vendor contacted")
+    vulnerability = page.input_value("#t-vuln")
+    page.click("#triage-form button[type=submit]")
+    page.wait_for_load_state()
+    assert "in_triage" in page.inner_text("#findings")
+
+    # ...and find both in the audit log with who did them.
     page.click("nav >> text=Audit log")
     page.wait_for_url(f"{server}/admin/audit")
     row = page.locator("#audit tbody tr", has_text="override.set")
     assert row.count() == 1
     assert "admin" in row.inner_text() and "ICU bed 7" in row.inner_text()
+    triaged = page.locator("#audit tbody tr", has_text="triage.set")
+    assert triaged.count() == 1 and vulnerability in triaged.inner_text()
     _shot(page, "05-audit")
 
     page.click("nav >> text=Dashboard")
@@ -193,4 +203,66 @@ def test_analyst_journey(server: str, browser: object) -> None:
     context.close()
 
     assert not errors, errors  # no script errors, no CSP violations
+    assert all(u.startswith(server) for u in requests), [u for u in requests if not u.startswith(server)]
+
+
+def test_subsystem_pages(server: str, browser: object) -> None:
+    """Alerts (acknowledged from the page, then found in the audit log), recalls, vulnerabilities,
+    one CVE, feeds, a device's risk section, and the network map coloured by risk."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: errors.append(f"{page.url}: {m.text} {m.location}") if m.type == "error" else None,
+    )
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{server}/login")
+    page.fill("#username", "admin")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    page.wait_for_selector("#chart-risk")
+    assert "Risk distribution" in page.inner_text("main")
+    _shot(page, "10-dashboard-risk")
+
+    page.click("nav >> text=Alerts")
+    page.wait_for_url(f"{server}/alerts")
+    first = page.locator("#alerts tbody tr").first
+    alert_id = (first.get_attribute("id") or "").removeprefix("alert-")
+    assert alert_id.isdigit()
+    _shot(page, "11-alerts")
+    with page.expect_navigation():
+        first.locator("button", has_text="Acknowledge").click()
+    assert page.url.startswith(f"{server}/alerts?state=open")
+    assert page.locator(f"#alert-{alert_id}").count() == 0  # gone from the open list
+    page.goto(f"{server}/alerts?state=acknowledged")
+    assert page.locator(f"#alert-{alert_id}").count() == 1
+    page.goto(f"{server}/admin/audit")
+    assert page.locator("#audit tbody tr", has_text="alert.ack").count() == 1
+
+    page.click("nav >> text=Recalls")
+    assert "affected" in page.inner_text("main")
+    _shot(page, "12-recalls")
+    page.click("nav >> text=Vulnerabilities")
+    assert "CVE-2019-0708" in page.inner_text("#vulnerabilities")
+    _shot(page, "13-vulnerabilities")
+    page.click("#vulnerabilities >> text=CVE-2019-0708")
+    page.wait_for_url(f"{server}/vulnerabilities/CVE-2019-0708")
+    assert "known exploited" in page.inner_text("main")
+    _shot(page, "14-vulnerability")
+    page.click("#h-affected + div a >> nth=0")
+    page.wait_for_url(f"{server}/devices/*")
+    assert "Mitigations, ranked" in page.inner_text("#risk")
+    _shot(page, "15-device-risk")
+    page.click("nav >> text=Feeds")
+    assert "kev.json" in page.inner_text("main")
+    _shot(page, "16-feeds")
+    page.click("nav >> text=Network")
+    page.wait_for_selector("#network[data-ready=true][data-colour=risk]", timeout=20_000)
+    assert "high" in page.inner_text("#network-legend")
+    _shot(page, "17-network-risk")
+    context.close()
+    assert not errors, errors
     assert all(u.startswith(server) for u in requests), [u for u in requests if not u.startswith(server)]

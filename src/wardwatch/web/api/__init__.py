@@ -35,4 +35,16 @@ def routers() -> list[APIRouter]:
         pass
     else:
         found.insert(2, risk.router)
+    try:
+        from wardwatch.web.api import vulnerabilities
+    except ImportError:
+        pass
+    else:
+        found.insert(2, vulnerabilities.router)
+    try:
+        from wardwatch.web.api import alerts, recalls
+    except ImportError:
+        pass
+    else:
+        found[2:2] = [alerts.router, recalls.router]
     return found

@@ -18,4 +18,11 @@ def pages_routers() -> list[APIRouter]:
     """Every authenticated page router."""
     from wardwatch.web.pages import admin, login, overview
 
-    return [login.private, overview.router, admin.router]
+    found = [login.private, overview.router, admin.router]
+    try:
+        # The alerts, recalls and vulnerability pages need issue 5's and 8's services.
+        from wardwatch.services import recalls, vulns  # noqa: F401
+        from wardwatch.web.pages import subsystems
+    except ImportError:
+        return found
+    return [*found, subsystems.router]

@@ -21,10 +21,15 @@ from wardwatch.web.queries import (
     FILTERS,
     INVENTORY_COLUMNS,
     InventoryQuery,
+    alert_counts,
+    alert_page,
     dashboard,
+    device_recall_alerts,
     facet,
     inventory,
     peers,
+    risk_band,
+    risk_panels,
 )
 from wardwatch.web.security import Principal, require_analyst
 
@@ -39,12 +44,26 @@ SHOWN_OBSERVATIONS = 200
 def dashboard_page(request: Request, tx: Tx) -> Response:
     """Devices by type and category, newly seen and missing devices, and the trend."""
     board = dashboard(tx)
+    risk = risk_panels(tx)
+    open_alerts, open_total = alert_page(tx, state="open", kind=None, limit=10, offset=0)
     chart = {
         "by_type": board.by_type,
         "by_category": board.by_category,
         "trend": board.trend,
+        "risk_bands": list(risk["bands"].items()),
     }
-    return render(request, "dashboard.html", {"board": board, "chart_json": json.dumps(chart)})
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "board": board,
+            "risk": risk,
+            "open_alerts": open_alerts,
+            "open_alert_total": open_total,
+            "alert_counts": alert_counts(tx).get("open", {}),
+            "chart_json": json.dumps(chart),
+        },
+    )
 
 
 def _query_string(q: InventoryQuery, columns: list[str], **changes: Any) -> str:
@@ -137,7 +156,7 @@ def device_page(request: Request, tx: Tx, ref: str) -> Response:
             "peers": peers(tx, device)[:200],
             "observations": observations[-SHOWN_OBSERVATIONS:][::-1],
             "observation_count": len(observations),
-            "sections": _sections(request, device.id),
+            "sections": _sections(request, tx, device.id),
             "overrides": identity.list_overrides(request.app.state.store, str(device.id), history=True),
             "can_override": who.user.role.allows(Role.ANALYST),
             "override_attributes": [a for a in data_attributes()],
@@ -146,20 +165,58 @@ def device_page(request: Request, tx: Tx, ref: str) -> Response:
     )
 
 
-def _sections(request: Request, device_id: int) -> list[dict[str, Any]]:
-    """Extra device-page sections from subsystems that are installed (findings with triage now;
-    recalls and risk when their services land). Each is a template and its context."""
+def _sections(request: Request, tx: SqlTransaction, device_id: int) -> list[dict[str, Any]]:
+    """Extra device-page sections from subsystems that are installed: risk with its explanation
+    and mitigations, findings with triage, recall matches. Each is a template and its context;
+    a subsystem whose service does not import adds nothing.
+
+    The device page must stay fast at 100,000 devices, so nothing here reads the whole inventory:
+    risk is scored live only for a device with active findings (scoring reads every conversation
+    for the attack path), and recall matches come from the stored recall alerts of this device
+    (matching reconciles the whole inventory; the recalls page does that, linked from here)."""
     sections: list[dict[str, Any]] = []
+    store = request.app.state.store
+    findings: list[dict[str, Any]] | None = None
     try:
         from wardwatch.services import vulns
         from wardwatch.web.api.findings import TRIAGE_STATES
     except ImportError:
-        return sections
+        pass
+    else:
+        try:
+            findings = vulns.list_findings(store, device=str(device_id), include_inactive=True)
+        except vulns.VulnError:
+            findings = []
     try:
-        rows = vulns.list_findings(request.app.state.store, device=str(device_id), include_inactive=True)
-    except vulns.VulnError:
-        rows = []
-    sections.append({"template": "_findings.html", "findings": rows, "states": TRIAGE_STATES})
+        from wardwatch.services import risk
+    except ImportError:
+        pass
+    else:
+        if findings is not None and any(f["active"] for f in findings):
+            try:
+                result, options = risk.mitigation_options(store, device=str(device_id))
+            except risk.RiskError:
+                pass
+            else:
+                data = risk.device_risk_json(result)
+                sections.append(
+                    {
+                        "template": "_risk.html",
+                        "risk": data,
+                        "band": risk_band(data["score"]["risk"] if data["score"]["findings"] else None),
+                        "options": [risk.option_json(o) for o in options],
+                    }
+                )
+        else:
+            sections.append({"template": "_risk.html", "risk": None, "band": "none", "options": []})
+    if findings is not None:
+        sections.append({"template": "_findings.html", "findings": findings, "states": TRIAGE_STATES})
+    try:
+        from wardwatch.services import recalls  # noqa: F401  (present: issue 8 is installed)
+    except ImportError:
+        pass
+    else:
+        sections.append({"template": "_device_recalls.html", "alerts": device_recall_alerts(tx, device_id)})
     return sections
 
 

@@ -4,6 +4,9 @@
 var PALETTE = ["#0b5cad", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207", "#be185d",
                "#4d7c0f", "#1d4ed8", "#9a3412", "#475569"];
 
+// Risk bands (wardwatch.web.queries.RISK_BANDS); devices without a score are grey.
+var RISK_COLOURS = { none: "#9aa5b1", low: "#15803d", medium: "#a16207", high: "#c2410c", critical: "#b91c1c" };
+
 document.addEventListener("DOMContentLoaded", function () {
   var box = document.getElementById("network");
   var status = document.getElementById("network-status");
@@ -19,7 +22,9 @@ document.addEventListener("DOMContentLoaded", function () {
                         position: { x: s.x, y: s.y - 40 - 30 * Math.sqrt(s.devices) }, classes: "subnet", selectable: false });
       });
       graph.nodes.forEach(function (n) {
-        elements.push({ group: "nodes", data: { id: String(n.id), label: n.label, ip: n.ip || "", color: types[n.device_type] },
+        elements.push({ group: "nodes", data: { id: String(n.id), label: n.label, ip: n.ip || "", color: RISK_COLOURS[n.risk_band] || RISK_COLOURS.none,
+                                                typeColor: types[n.device_type], riskColor: RISK_COLOURS[n.risk_band] || RISK_COLOURS.none,
+                                                band: n.risk_band, type: n.device_type },
                         position: { x: n.x, y: n.y } });
       });
       graph.edges.forEach(function (e, i) {
@@ -60,11 +65,26 @@ document.addEventListener("DOMContentLoaded", function () {
         });
       }
       var legend = document.getElementById("network-legend");
-      Object.keys(types).forEach(function (t) {
-        var item = document.createElement("span");
-        var sw = document.createElement("span"); sw.className = "swatch"; sw.style.background = types[t];
-        item.appendChild(sw); item.appendChild(document.createTextNode(t)); legend.appendChild(item);
-      });
+      function drawLegend(colours) {
+        while (legend.firstChild) { legend.removeChild(legend.firstChild); }
+        Object.keys(colours).forEach(function (t) {
+          var item = document.createElement("span");
+          var sw = document.createElement("span"); sw.className = "swatch"; sw.style.background = colours[t];
+          item.appendChild(sw); item.appendChild(document.createTextNode(t === "none" ? "no risk score" : t)); legend.appendChild(item);
+        });
+      }
+      // Coloured by risk band by default (the map's question: where is the risk?); by device type on demand.
+      var colourBy = document.getElementById("network-colour");
+      function recolour() {
+        var byType = colourBy && colourBy.value === "type";
+        cy.batch(function () {
+          cy.nodes().forEach(function (n) { if (!n.hasClass("subnet")) { n.data("color", byType ? n.data("typeColor") : n.data("riskColor")); } });
+        });
+        drawLegend(byType ? types : RISK_COLOURS);
+        box.setAttribute("data-colour", byType ? "type" : "risk");
+      }
+      if (colourBy) { colourBy.addEventListener("change", recolour); }
+      recolour();
       status.textContent = graph.nodes.length + " devices, " + graph.edges.length + " device-to-device links, " +
         graph.subnets.length + " subnets" + (graph.truncated ? " (first " + graph.nodes.length + " of " + graph.total + " devices)" : "") + ".";
       box.setAttribute("data-ready", "true");
