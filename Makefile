@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's Chromium for the browser tests (never a browser download of a test tool's own); the
-# browser tests skip, saying why, where it cannot be installed.
+# Debian's Chromium for the browser tests (never a browser download of a test tool's own), and the
+# real protocol peers the live-sensor test runs (dnsmasq, dhclient, curl, tcpdump, tshark). Tests
+# that need them skip, saying why, where they cannot be installed.
 browser:
 	-bash tools/install_browser.sh || echo "warning: chromium not installed; the browser tests will skip"
+	-bash tools/install_test_peers.sh || echo "warning: test peers not installed; the tests needing them will skip"
 
 demo: $(STAMP)
 	DEMO_DB=$(DEMO_DB) BIN=$(BIN) bash tools/demo.sh
@@ -42,6 +44,7 @@ unit: $(STAMP)
 test: browser lint typecheck unit
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
 
 clean:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,13 +17,19 @@ from wardwatch.identify.knowledge import Knowledge
 from wardwatch.identify.oui import OuiRegistry
 from wardwatch.model.flow import Flow
 from wardwatch.model.observation import Observation
+from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.capture.errors import CaptureError, ReadStats
 from wardwatch.sensor.capture.reader import read_packets
 from wardwatch.sensor.flows.engine import SensorConfig, SensorEngine, SensorOutput
+from wardwatch.sensor.ring import PcapRing
 from wardwatch.store.ports import CaptureRecord, Store, Transaction
 
 #: Flush to the store after this many observations are pending (bounds memory on long captures).
 FLUSH_OBSERVATIONS = 20_000
+#: Offline captures report sightings/conversations once at the end: they are cumulative and the
+#: store merges them with max, so the stored result is the same as with periodic reports, with
+#: far fewer rows written (a live sensor reports every flush instead).
+OFFLINE_REPORT_INTERVAL_S = 10.0 * 365 * 86400
 
 
 class ProgressObserver(Protocol):
@@ -117,17 +123,25 @@ def discover_source(
     *,
     config: SensorConfig | None = None,
     progress: ProgressObserver | None = None,
+    workers: int = 1,
 ) -> SourceSummary:
-    """Read one source (file, directory or '-') into the store. Never raises CaptureError."""
+    """Read one source (file, directory or '-') into the store. Never raises CaptureError.
+
+    With ``workers > 1`` (not for standard input) the source is metered by that many processes,
+    sharded by flow (see :mod:`wardwatch.sensor.parallel`), and written once at the end.
+    """
     progress = progress or NoProgress()
     summary = SourceSummary(source=source)
     stats = ReadStats()
+    config = config or SensorConfig(report_interval_s=OFFLINE_REPORT_INTERVAL_S)
+    progress.source_started(source)
+    if workers > 1 and source != "-":
+        return _discover_sharded(store, source, config=config, progress=progress, workers=workers)
     engine = SensorEngine(config)
     pending = _Pending()
     started = _now()
     first_ns: int | None = None
     last_ns: int | None = None
-    progress.source_started(source)
     try:
         for batch in read_packets(source, stats=stats):
             if len(batch):
@@ -183,6 +197,55 @@ def discover_source(
     return summary
 
 
+def _discover_sharded(
+    store: Store, source: str, *, config: SensorConfig, progress: ProgressObserver, workers: int
+) -> SourceSummary:
+    from wardwatch.sensor.parallel import run_sharded
+
+    started = _now()
+    summary = SourceSummary(source=source)
+    out, sensor_stats, stats, error = run_sharded(source, workers=workers, config=config)
+    summary.error = error
+    pending = _Pending()
+    pending.add(out)
+    summary.observations = len(out.observations)
+    summary.flows = len(out.flows)
+    summary.packets = stats.packets
+    summary.bytes = stats.bytes
+    summary.skipped_records = stats.skipped_records
+    summary.unsupported_linktype_packets = stats.unsupported_linktype_packets
+    summary.warnings = list(stats.errors)
+    summary.sensor = {k: v for k, v in sensor_stats.items() if isinstance(v, int | float | str | bool | dict)}
+    progress.packets_read(source, stats.packets)
+    with store.transaction() as tx:
+        summary.new_observations = pending.write(tx)
+        first, last = sensor_stats.get("first_ns"), sensor_stats.get("last_ns")
+        tx.add_capture(
+            CaptureRecord(
+                source=source,
+                sha256=None,
+                packets=summary.packets,
+                bytes=summary.bytes,
+                first_ns=first if isinstance(first, int) else None,
+                last_ns=last if isinstance(last, int) else None,
+                started_at=started,
+                finished_at=_now(),
+                stats={
+                    "observations": summary.observations,
+                    "new_observations": summary.new_observations,
+                    "flows": summary.flows,
+                    "skipped_records": summary.skipped_records,
+                    "unsupported_linktype_packets": summary.unsupported_linktype_packets,
+                    "warnings": summary.warnings,
+                    "sensor": summary.sensor,
+                },
+                error=summary.error,
+            )
+        )
+    progress.source_finished(source, summary)
+    return summary
+
+
 def _stats_dict(engine: SensorEngine) -> dict[str, object]:
     stats = engine.stats
     names = getattr(stats, "__dataclass_fields__", {})
@@ -215,11 +278,124 @@ def discover(
     *,
     config: SensorConfig | None = None,
     progress: ProgressObserver | None = None,
+    workers: int = 1,
 ) -> DiscoverySummary:
     """Discover every source in order, then update the inventory once."""
     started = time.perf_counter()
-    summaries = [discover_source(store, s, config=config, progress=progress) for s in sources]
+    summaries = [
+        discover_source(store, s, config=config, progress=progress, workers=workers) for s in sources
+    ]
     devices, new = rebuild_inventory(store)
     return DiscoverySummary(
         sources=summaries, devices=devices, devices_new=new, seconds=time.perf_counter() - started
     )
+
+
+@dataclass
+class LiveSummary:
+    """What a live sensor run did (printed at shutdown, and stored as its capture record)."""
+
+    interface: str
+    packets: int = 0
+    bytes: int = 0
+    observations: int = 0
+    new_observations: int = 0
+    flows: int = 0
+    flushes: int = 0
+    devices: int = 0
+    kernel_dropped: int = 0
+    ring_files: int = 0
+    sensor: dict[str, object] = field(default_factory=dict)
+
+
+def run_live(
+    store: Store,
+    *,
+    interface: str,
+    batches: Iterator[PacketBatch],
+    kernel_dropped: Callable[[], int] = lambda: 0,
+    config: SensorConfig | None = None,
+    flush_seconds: float = 5.0,
+    ring: PcapRing | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    on_flush: Callable[[LiveSummary], None] | None = None,
+) -> LiveSummary:
+    """Feed live batches to the engine and write to the store as it goes.
+
+    Every ``flush_seconds`` (wall clock) what became final (observations, the flows they point
+    to, and the sightings and conversations that changed) is written in one transaction, then
+    the inventory is rebuilt, so a device seen at 10:00 is in the inventory a few seconds later.
+    The engine reports aggregates every ``flush_seconds`` of capture time. When ``batches``
+    ends (the caller's stop flag, set by SIGINT/SIGTERM), the engine is finished and everything
+    is flushed with a capture record. A kill loses at most the last ``flush_seconds``; each
+    write is one transaction, so the store is never left half-written.
+    """
+    config = config or SensorConfig(report_interval_s=max(1.0, flush_seconds))
+    engine = SensorEngine(config)
+    summary = LiveSummary(interface=interface)
+    pending = _Pending()
+    started = _now()
+    first_ns: int | None = None
+    last_ns: int | None = None
+    next_flush = clock() + flush_seconds
+
+    def flush() -> None:
+        with store.transaction() as tx:
+            summary.new_observations += pending.write(tx)
+        summary.devices, _ = rebuild_inventory(store)
+        summary.flushes += 1
+        summary.kernel_dropped = kernel_dropped()
+        if on_flush is not None:
+            on_flush(summary)
+
+    try:
+        for batch in batches:
+            if len(batch):
+                if ring is not None:
+                    ring.write(batch)
+                first_ns = int(batch.ts_ns.min()) if first_ns is None else first_ns
+                last_ns = int(batch.ts_ns.max())
+                summary.packets += len(batch)
+                summary.bytes += int(batch.wirelen.sum(dtype="int64"))
+                out = engine.feed(batch)
+                summary.observations += len(out.observations)
+                summary.flows += len(out.flows)
+                pending.add(out)
+            if clock() >= next_flush or len(pending.observations) >= FLUSH_OBSERVATIONS:
+                flush()
+                next_flush = clock() + flush_seconds
+    finally:
+        out = engine.finish()
+        summary.observations += len(out.observations)
+        summary.flows += len(out.flows)
+        pending.add(out)
+        summary.kernel_dropped = kernel_dropped()
+        summary.sensor = {**_stats_dict(engine), "kernel_dropped": summary.kernel_dropped}
+        if ring is not None:
+            ring.close()
+            summary.ring_files = len(ring.files())
+        with store.transaction() as tx:
+            summary.new_observations += pending.write(tx)
+            tx.add_capture(
+                CaptureRecord(
+                    source=f"live:{interface}",
+                    sha256=None,
+                    packets=summary.packets,
+                    bytes=summary.bytes,
+                    first_ns=first_ns,
+                    last_ns=last_ns,
+                    started_at=started,
+                    finished_at=_now(),
+                    stats={
+                        "observations": summary.observations,
+                        "new_observations": summary.new_observations,
+                        "flows": summary.flows,
+                        "flushes": summary.flushes,
+                        "sensor": summary.sensor,
+                    },
+                    error=None,
+                )
+            )
+        summary.devices, _ = rebuild_inventory(store)
+        summary.flushes += 1
+    return summary

@@ -80,6 +80,9 @@ from wardwatch.store.ports import Sighting
 
 #: Payload packets per direction handed to a probe-matched UDP (or ICMP) dissector.
 PROBE_PACKETS = 8
+#: Largest payload whose dissector results are remembered (datagrams and L2 frames, not prefixes).
+CACHE_MAX_PAYLOAD = 2048
+_BUNDLED = "wardwatch.sensor.dissect."
 #: Out-of-order TCP segments held per direction, and how far ahead of the next byte they may be.
 MAX_PENDING = 16
 OOO_WINDOW = 65536
@@ -106,6 +109,8 @@ class SensorConfig:
     """A TCP flow ends this long after FIN both ways or RST (late ACKs still count)."""
     report_interval_s: float = 60.0
     """Capture time between periodic sighting/conversation reports from ``feed``."""
+    dissect_cache_entries: int = 16384
+    """Results of datagram/L2 dissector calls remembered (0: off); see ``SensorEngine._call``."""
 
 
 @dataclass(slots=True)
@@ -125,6 +130,8 @@ class SensorStats:
     streams_evicted: int = 0
     dissector_calls: int = 0
     dissector_errors: int = 0
+    dissect_cache_hits: int = 0
+    dissect_cache_evicted: int = 0
     observations: int = 0
     conversations_evicted: int = 0
     sightings_evicted: int = 0
@@ -321,6 +328,10 @@ class SensorEngine:
         self._interval = max(1, int(cfg.report_interval_s * 1e9))
         self._next_report: int | None = None
         self._out = SensorOutput()
+        self._cache: OrderedDict[tuple[object, ...], tuple[Observation, ...]] = OrderedDict()
+        self._cache_cap = max(0, int(cfg.dissect_cache_entries))
+        # Only the bundled dissectors, whose purity the dissector tests (Hypothesis) hold them to.
+        self._pure = {id(d) for d in self.dissectors if type(d).__module__.startswith(_BUNDLED)}
         # per-batch state for the hooks
         self._batch: PacketBatch | None = None
         self._dec: Decoded | None = None
@@ -458,12 +469,75 @@ class SensorEngine:
 
     # --- dispatch --------------------------------------------------------------------------------
     def _call(self, d: Dissector, ctx: PacketContext, payload: bytes) -> None:
+        """Run one dissector, remembering results of repeated datagrams and L2 frames.
+
+        Dissectors are pure functions of (context, payload) (see ``dissect.base``), and devices
+        repeat their announcements (LLDP/CDP every 30 s, SSDP NOTIFY, mDNS, SNMP polls) within
+        one flow. A call whose context differs only in its timestamp from a remembered one gets
+        the remembered observations with the new timestamp, counted as a call all the same, so
+        the output is exactly what calling the dissector again would give. Results are kept only
+        when every observation carries the context's timestamp; TCP prefixes and SYNs (never
+        repeated within a flow) are not cached, nor are dissectors from outside the bundled set.
+        """
         self.stats.dissector_calls += 1
+        if (
+            self._cache_cap
+            and ctx.tcp is None
+            and ctx.transport is not Transport.TCP
+            and len(payload) <= CACHE_MAX_PAYLOAD
+            and id(d) in self._pure
+        ):
+            key = (
+                id(d),
+                ctx.flow_uid,
+                ctx.src_mac,
+                ctx.dst_mac,
+                ctx.src_ip,
+                ctx.dst_ip,
+                ctx.src_port,
+                ctx.dst_port,
+                ctx.ttl,
+                ctx.ethertype,
+                ctx.client_is_src,
+                payload,
+            )
+            hit = self._cache.get(key)
+            if hit is not None:
+                self.stats.dissect_cache_hits += 1
+                self._cache.move_to_end(key)
+                if hit:
+                    ts = ctx.ts_ns
+                    self._out.observations.extend(
+                        Observation(
+                            ts_ns=ts, flow_uid=o.flow_uid, protocol=o.protocol, mac=o.mac, ip=o.ip,
+                            fields=dict(o.fields),
+                        )
+                        for o in hit
+                    )  # fmt: skip
+                return
+        else:
+            key = None
         try:
             found = d.dissect(ctx, payload)
         except Exception:  # a broken dissector must not stop the sensor
             self.stats.dissector_errors += 1
             return
+        if key is not None and all(o.ts_ns == ctx.ts_ns for o in found):
+            cache = self._cache
+            cache[key] = tuple(
+                Observation(
+                    ts_ns=0,
+                    flow_uid=o.flow_uid,
+                    protocol=o.protocol,
+                    mac=o.mac,
+                    ip=o.ip,
+                    fields=dict(o.fields),
+                )
+                for o in found
+            )
+            if len(cache) > self._cache_cap:
+                cache.popitem(last=False)
+                self.stats.dissect_cache_evicted += 1
         if found:
             self._out.observations.extend(found)
 

@@ -67,6 +67,9 @@ def discover_cmd(
         list[str], typer.Argument(help="pcap/pcapng files (gzip ok), directories, or - for stdin.")
     ],
     output: Annotated[str, typer.Option("--format", help="Summary format: table or json.")] = "table",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="Processes per capture, sharded by flow.")
+    ] = 1,
 ) -> None:
     """Discover devices in packet captures and update the inventory."""
     if output not in ("table", "json"):
@@ -83,7 +86,7 @@ def discover_cmd(
             disable=not err.is_terminal,
         )
         with progress:
-            summary = discover(store, paths, progress=_RichProgress(progress))
+            summary = discover(store, paths, progress=_RichProgress(progress), workers=workers)
     if output == "json":
         out.print_json(json.dumps(_summary_json(summary)))
     else:

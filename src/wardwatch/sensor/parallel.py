@@ -1,0 +1,198 @@
+"""``--workers N``: one capture metered by N processes, sharded by flow, merged deterministically.
+
+Every worker reads the whole file (reading is cheap next to metering), decodes each batch, and
+keeps the packets whose *shard* is its own: a symmetric hash of the two ``(ip, port)`` endpoints
+(both directions of a flow land together), the source MAC for non-IP frames, shard 0 for
+packets that do not decode. The kept packets form a sub-batch over the same buffer (no copy)
+that the worker's own :class:`SensorEngine` meters, so every flow, its TCP streams and its
+dissector calls live in exactly one worker and give the same flows and observations as one
+process would.
+
+The parent merges: observations and flows sorted by a total order (time, then content), and
+the per-worker partial aggregates summed (sightings per (MAC, IP): packets and bytes added,
+first/last/TTL min/max; conversations likewise with flow counts added). Differences from one
+process, by construction: which flows a full table evicts, and whether a flow still live at
+the end of one shard is reported as ``end-of-capture`` rather than ``idle`` (each shard's clock
+is its own last packet).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from wardwatch.model.flow import Conversation
+from wardwatch.sensor.capture.batch import PacketBatch
+from wardwatch.sensor.capture.errors import CaptureError, ReadStats
+from wardwatch.sensor.capture.reader import read_packets
+from wardwatch.sensor.flows.decode import T_L2, decode
+from wardwatch.sensor.flows.engine import SensorConfig, SensorEngine, SensorOutput
+from wardwatch.store.ports import Sighting
+
+_P1 = np.uint64(0x9E3779B97F4A7C15)
+_P2 = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _mix(
+    a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64], c: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint64]:
+    h = (a * _P1) ^ (b * _P2) ^ (c * _P1 * _P2)
+    h ^= h >> np.uint64(31)
+    h *= _P2
+    h ^= h >> np.uint64(29)
+    result: npt.NDArray[np.uint64] = h
+    return result
+
+
+def shard_of(batch: PacketBatch, workers: int) -> npt.NDArray[np.int64]:
+    """The shard (0..workers-1) of every packet of ``batch`` (see module docstring)."""
+    dec = decode(batch)
+    with np.errstate(over="ignore"):
+        sp = dec.src_port.astype(np.uint64)
+        dp = dec.dst_port.astype(np.uint64)
+        # addition is symmetric: both directions of a flow get the same value
+        h = _mix(dec.src_hi, dec.src_lo, sp) + _mix(dec.dst_hi, dec.dst_lo, dp)
+        l2 = _mix(dec.src_mac, dec.ethertype.astype(np.uint64), np.zeros_like(dec.src_mac))
+        h = np.where(dec.transport == T_L2, l2, h)
+        h ^= h >> np.uint64(33)
+    shard = (h % np.uint64(workers)).astype(np.int64)
+    shard[dec.error != 0] = 0
+    return shard
+
+
+def sub_batch(batch: PacketBatch, idx: npt.NDArray[np.int64]) -> PacketBatch:
+    """The packets ``idx`` of ``batch`` as a batch over the same buffer."""
+    return PacketBatch(
+        data=batch.data,
+        offset=batch.offset[idx],
+        caplen=batch.caplen[idx],
+        wirelen=batch.wirelen[idx],
+        ts_ns=batch.ts_ns[idx],
+        linktype=batch.linktype[idx],
+        first_index=batch.first_index,
+        source=batch.source,
+    )
+
+
+@dataclass(slots=True)
+class ShardResult:
+    """What one worker produced for one source."""
+
+    output: SensorOutput
+    stats: dict[str, Any]
+    read: ReadStats
+    error: str | None
+
+
+def run_shard(source: str, index: int, workers: int, config: SensorConfig | None) -> ShardResult:
+    """Meter shard ``index`` of ``source`` (runs in a worker process)."""
+    engine = SensorEngine(config)
+    read = ReadStats()
+    total = SensorOutput()
+    error = None
+
+    def add(out: SensorOutput) -> None:
+        total.observations.extend(out.observations)
+        total.flows.extend(out.flows)
+        total.sightings.extend(out.sightings)
+        total.conversations.extend(out.conversations)
+
+    try:
+        for batch in read_packets(source, stats=read):
+            if len(batch) == 0:
+                continue
+            mine = np.flatnonzero(shard_of(batch, workers) == index)
+            if mine.shape[0]:
+                add(engine.feed(sub_batch(batch, mine)))
+    except CaptureError as exc:
+        error = str(exc)
+    add(engine.finish())
+    stats = {f.name: getattr(engine.stats, f.name) for f in fields(engine.stats)}
+    return ShardResult(output=total, stats=stats, read=read, error=error)
+
+
+def merge(results: list[ShardResult]) -> tuple[SensorOutput, dict[str, Any]]:
+    """Merge shard outputs in a deterministic order and sum their counters."""
+    out = SensorOutput()
+    for r in results:
+        out.observations.extend(r.output.observations)
+        out.flows.extend(r.output.flows)
+    out.observations.sort(key=lambda o: (o.ts_ns, o.flow_uid, o.protocol, o.uid))
+    out.flows.sort(key=lambda f: (f.first_ns, f.uid, f.last_ns))
+    sightings: dict[tuple[str | None, str | None], list[int]] = {}
+    for r in results:
+        for s in r.output.sightings:
+            v = sightings.get((s.mac, s.ip))
+            if v is None:
+                sightings[(s.mac, s.ip)] = [s.first_ns, s.last_ns, s.packets, s.bytes, s.ttl]
+            else:
+                v[0], v[1], v[4] = min(v[0], s.first_ns), max(v[1], s.last_ns), max(v[4], s.ttl)
+                v[2] += s.packets
+                v[3] += s.bytes
+    out.sightings = [
+        Sighting(mac=k[0], ip=k[1], first_ns=v[0], last_ns=v[1], packets=v[2], bytes=v[3], ttl=v[4])  # type: ignore[arg-type]
+        for k, v in sorted(sightings.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))
+    ]
+    convs: dict[tuple[Any, ...], list[int]] = {}
+    for r in results:
+        for c in r.output.conversations:
+            key = (c.client_ip, c.client_mac, c.server_ip, c.server_mac, c.transport, c.server_port)
+            v = convs.get(key)
+            if v is None:
+                convs[key] = [c.first_ns, c.last_ns, c.flows, c.packets, c.bytes]
+            else:
+                v[0], v[1] = min(v[0], c.first_ns), max(v[1], c.last_ns)
+                v[2] += c.flows
+                v[3] += c.packets
+                v[4] += c.bytes
+    out.conversations = [
+        Conversation(
+            client_ip=k[0],
+            client_mac=k[1],
+            server_ip=k[2],
+            server_mac=k[3],
+            transport=k[4],
+            server_port=k[5],
+            first_ns=v[0],
+            last_ns=v[1],
+            flows=v[2],
+            packets=v[3],
+            bytes=v[4],
+        )
+        for k, v in sorted(convs.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
+    ]
+    stats: dict[str, Any] = {}
+    for r in results:
+        for name, value in r.stats.items():
+            if isinstance(value, bool) or value is None:
+                stats.setdefault(name, value)
+            elif isinstance(value, int):
+                if name == "first_ns":
+                    stats[name] = value if stats.get(name) is None else min(stats[name], value)
+                elif name == "last_ns":
+                    stats[name] = value if stats.get(name) is None else max(stats[name], value)
+                else:
+                    stats[name] = stats.get(name, 0) + value
+            elif isinstance(value, dict):
+                d = stats.setdefault(name, {})
+                for k, x in value.items():
+                    d[k] = d.get(k, 0) + x
+    stats["workers"] = len(results)
+    return out, stats
+
+
+def run_sharded(
+    source: str, *, workers: int, config: SensorConfig | None = None
+) -> tuple[SensorOutput, dict[str, Any], ReadStats, str | None]:
+    """Meter ``source`` with ``workers`` processes; returns (merged output, stats, read stats, error)."""
+    ctx = multiprocessing.get_context("spawn")  # no fork of the parent's store connections
+    with ctx.Pool(workers) as pool:
+        results = pool.starmap(run_shard, [(source, i, workers, config) for i in range(workers)])
+    out, stats = merge(results)
+    read = results[0].read  # every worker read the whole source
+    error = next((r.error for r in results if r.error), None)
+    return out, stats, read, error
