@@ -42,11 +42,17 @@ class Observation:
     """Subject's IP address in its canonical text form, or None (e.g. LLDP)."""
     fields: dict[str, FieldValue] = field(default_factory=dict)
     """Namespaced fields, e.g. ``{"dhcp.hostname": "PUMP-0042"}``."""
+    _uid: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def uid(self) -> str:
-        """Content identity: equal facts about the same host share a uid (used to deduplicate)."""
-        return observation_uid(self.protocol, self.mac, self.ip, self.fields)
+        """Content identity: equal facts about the same host share a uid (used to deduplicate).
+
+        Computed once, on first use (the content never changes: the dataclass is frozen).
+        """
+        if not self._uid:
+            object.__setattr__(self, "_uid", observation_uid(self.protocol, self.mac, self.ip, self.fields))
+        return self._uid
 
     def to_json(self) -> dict[str, Any]:
         """Versioned JSON-lines form (see docs/observations.md)."""

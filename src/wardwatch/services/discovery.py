@@ -94,9 +94,16 @@ class _Pending:
         self.referenced: set[str] = set()
         self.sightings: list[object] = []
         self.conversations: list[object] = []
+        # Occurrences of each distinct observation in the whole source so far: the source is
+        # written in several batches, and the store keeps the largest count it is given.
+        self.counts: dict[str, int] = {}
 
     def add(self, out: SensorOutput) -> None:
         self.observations.extend(out.observations)
+        counts = self.counts
+        for o in out.observations:
+            uid = o.uid
+            counts[uid] = counts.get(uid, 0) + 1
         self.referenced.update(o.flow_uid for o in out.observations)
         # Only flows an observation points to are kept (for tracing back to packets); all flows
         # still count towards conversations, which the engine aggregates.
@@ -105,7 +112,7 @@ class _Pending:
         self.conversations.extend(out.conversations)
 
     def write(self, tx: Transaction) -> int:
-        new = tx.merge_observations(self.observations)
+        new = tx.merge_observations(self.observations, counts=self.counts)
         tx.merge_flows(self.flows)
         tx.merge_sightings(self.sightings)  # type: ignore[arg-type]
         tx.merge_conversations(self.conversations)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,10 +116,12 @@ class FakeTransaction:
 
     # --- sensor output ---
 
-    def merge_observations(self, observations: Iterable[Observation]) -> int:
+    def merge_observations(
+        self, observations: Iterable[Observation], *, counts: Mapping[str, int] | None = None
+    ) -> int:
         """See :meth:`wardwatch.store.sql.SqlTransaction.merge_observations`."""
         new = 0
-        for row in _observation_rows(observations):
+        for row in _observation_rows(observations, counts):
             old = self._s.observations.get(row["uid"])
             if old is None:
                 self._s.observations[row["uid"]] = row

@@ -11,7 +11,7 @@ same key so re-reading a capture does not double them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -83,8 +83,15 @@ class Transaction(Protocol):
     def captures(self) -> list[CaptureRecord]: ...
 
     # --- sensor output ---
-    def merge_observations(self, observations: Iterable[Observation]) -> int:
-        """Insert new distinct observations, widen first/last of known ones. Returns how many were new."""
+    def merge_observations(
+        self, observations: Iterable[Observation], *, counts: Mapping[str, int] | None = None
+    ) -> int:
+        """Insert new distinct observations, widen first/last of known ones. Returns how many were new.
+
+        ``count`` keeps the larger of the stored and the new value (re-reading a capture does not
+        double it); ``counts`` (uid -> occurrences in the whole source so far) lets a reader that
+        writes one capture in several batches store the capture's total, not one batch's.
+        """
         ...
 
     def merge_flows(self, flows: Iterable[Flow]) -> None:

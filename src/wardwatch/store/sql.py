@@ -22,7 +22,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -282,7 +282,11 @@ def _combine_observation(row: dict[str, Any], obs: Observation) -> None:
     row["count"] += 1
 
 
-def _observation_rows(observations: Iterable[Observation]) -> list[dict[str, Any]]:
+def _observation_rows(
+    observations: Iterable[Observation], counts: Mapping[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """One row per distinct uid; ``count`` is the occurrences in this batch, or ``counts[uid]``
+    when the caller knows a larger total (e.g. all occurrences in one capture so far)."""
     rows: dict[str, dict[str, Any]] = {}
     for obs in observations:
         uid = obs.uid
@@ -302,6 +306,9 @@ def _observation_rows(observations: Iterable[Observation]) -> list[dict[str, Any
             }
         else:
             _combine_observation(row, obs)
+    if counts:
+        for uid, row in rows.items():
+            row["count"] = max(row["count"], counts.get(uid, 0))
     return list(rows.values())
 
 
@@ -616,7 +623,9 @@ class SqlTransaction:
 
     # --- sensor output ---
 
-    def merge_observations(self, observations: Iterable[Observation]) -> int:
+    def merge_observations(
+        self, observations: Iterable[Observation], *, counts: Mapping[str, int] | None = None
+    ) -> int:
         """Insert new distinct observations, widen first/last of known ones. Returns how many were new.
 
         Occurrences of one uid within the call are combined first (``count`` = occurrences);
@@ -624,7 +633,7 @@ class SqlTransaction:
         capture does not double it. Ties on a timestamp go to the smaller (first) or larger (last)
         flow uid, which makes the result independent of merge order.
         """
-        rows = _observation_rows(observations)
+        rows = _observation_rows(observations, counts)
         t = s.observation
         if self._pg and len(rows) >= COPY_MIN_ROWS:
             return self._copy_upsert(t, rows, ["uid"], self._observation_update, count_new=True)
