@@ -3,7 +3,7 @@ search API with 100,000 devices in a SQLite store, measured over real HTTP on lo
 
 Usage::
 
-    .venv/bin/python bench/web_load.py [--devices 100000] [--requests 300] [--concurrency 4] [--db PATH]
+    .venv/bin/python bench/web_load.py [--devices 100000] [--requests 300] [--concurrency 4] [--workers 1] [--db PATH]
 
 The store is built once (devices written with bulk inserts of the same rows ``save_device``
 writes: device, resolved attributes, IPs; cached in ``--db``, default
@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     db = args.db or Path(f"/tmp/wardwatch-bench/web-{args.devices}.sqlite")
     started = time.perf_counter()
@@ -205,6 +206,8 @@ def main() -> None:
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            str(args.workers),
         ],
         env=env,
         stdout=subprocess.DEVNULL,

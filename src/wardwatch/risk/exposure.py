@@ -70,6 +70,13 @@ def is_public(ip: str | None) -> bool:
 @functools.lru_cache(maxsize=262144)
 def subnet_of(ip: str) -> str:
     """The /24 (IPv4) or /64 (IPv6) an address is in; our stand-in for "segment" when no VLAN is known."""
+    # Fast path for plain dotted quads (every device's own address is a cache miss in a fleet
+    # recompute, and ipaddress is slow); anything unusual goes through ipaddress below.
+    octets = ip.split(".")
+    if len(octets) == 4 and all(
+        o.isdigit() and o.isascii() and str(int(o)) == o and int(o) < 256 for o in octets
+    ):
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0/24"
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select
 
-from wardwatch.risk.score import DeviceContext, RiskScore
+from wardwatch.risk.score import DeviceContext, FindingRisk, RiskScore
 from wardwatch.store import schema_risk as r
 
 _CHUNK = 500
@@ -42,7 +42,12 @@ def score_rows(
     result: RiskScore, ctx: DeviceContext, now_ns: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The ``risk_score`` row and the ``risk_finding`` rows of one scored device."""
-    head = {
+    return head_row(result, ctx, now_ns), [finding_row(result, f, now_ns) for f in result.findings]
+
+
+def head_row(result: RiskScore, ctx: DeviceContext, now_ns: int) -> dict[str, Any]:
+    """The ``risk_score`` row of one scored device."""
+    return {
         "device_id": result.device_id,
         "version": result.version,
         "risk": result.risk,
@@ -55,25 +60,25 @@ def score_rows(
         "context": context_json(ctx),
         "computed_ns": now_ns,
     }
-    rows = [
-        {
-            "device_id": result.device_id,
-            "vulnerability": f.vulnerability,
-            "version": result.version,
-            "risk": f.risk,
-            "likelihood": f.likelihood,
-            "impact": f.impact,
-            "decision": str(f.decision),
-            "ssvc": f.ssvc.vector,
-            "cvss_environmental": f.cvss_environmental,
-            # Compact on purpose (600,000 findings): the values in the version's factor order
-            # (exploitability, threat, exposure, technical impact, clinical, PHI, dependents[, control]).
-            "factors": [x.value for x in f.factors],
-            "computed_ns": now_ns,
-        }
-        for f in result.findings
-    ]
-    return head, rows
+
+
+def finding_row(result: RiskScore, f: FindingRisk, now_ns: int) -> dict[str, Any]:
+    """The ``risk_finding`` row of one scored finding of a device."""
+    return {
+        "device_id": result.device_id,
+        "vulnerability": f.vulnerability,
+        "version": result.version,
+        "risk": f.risk,
+        "likelihood": f.likelihood,
+        "impact": f.impact,
+        "decision": str(f.decision),
+        "ssvc": f.ssvc.vector,
+        "cvss_environmental": f.cvss_environmental,
+        # Compact on purpose (600,000 findings): the values in the version's factor order
+        # (exploitability, threat, exposure, technical impact, clinical, PHI, dependents[, control]).
+        "factors": [x.value for x in f.factors],
+        "computed_ns": now_ns,
+    }
 
 
 class RiskRepo:

@@ -597,6 +597,11 @@ def _device_parts(ctx: DeviceContext) -> _DeviceParts:
     )
 
 
+def device_parts(ctx: DeviceContext) -> _DeviceParts:
+    """What every finding of a device shares (pass it to :func:`score_finding` for each finding)."""
+    return _device_parts(ctx)
+
+
 def score_finding(facts: FindingFacts, ctx: DeviceContext, parts: _DeviceParts | None = None) -> FindingRisk:
     """Score one finding on one device (see the module docstring for the formula)."""
     dp = parts if parts is not None else _device_parts(ctx)
@@ -661,13 +666,44 @@ def score_finding(facts: FindingFacts, ctx: DeviceContext, parts: _DeviceParts |
     )
 
 
+def context_signature(ctx: DeviceContext) -> tuple[object, ...]:
+    """Exactly the parts of a context that :func:`score_finding` reads (a memo key for fleet runs).
+
+    Two contexts with equal signatures give equal finding scores for equal facts: the device id,
+    label, type, the subnets' names (only their count is read) and VLANs are left out, which is what
+    lets a fleet of 100,000 devices share a few hundred signatures. Keep in step with
+    :func:`_device_parts`, :func:`_matching_services` and :func:`_exposure` (a test checks it).
+    """
+    return (
+        ctx.clinical_category,
+        ctx.handles_phi,
+        ctx.phi_evidence,
+        ctx.dependents,
+        tuple(sorted(ctx.rubric_metrics.items())),
+        ctx.services,
+        ctx.blocked,
+        ctx.segmented,
+        ctx.allowlisted,
+        ctx.internet_peers,
+        ctx.attack_path,
+        len(ctx.subnets),
+        ctx.peers,
+    )
+
+
 def score(facts: Sequence[FindingFacts], context: DeviceContext) -> RiskScore:
     """Score a device: every finding in context; the device takes its highest finding's risk."""
     parts = _device_parts(context)
-    findings = sorted(
-        (score_finding(f, context, parts) for f in facts),
-        key=lambda r: (-r.risk, -r.decision.rank, r.vulnerability),
-    )
+    return device_score([score_finding(f, context, parts) for f in facts], context)
+
+
+def device_score(scored: Sequence[FindingRisk], context: DeviceContext) -> RiskScore:
+    """A device's score from its already-scored findings (what :func:`score` does after scoring them).
+
+    Split out so the fleet recompute can reuse memoised finding scores and still build the device
+    score, its decision and its explanation with this one piece of code.
+    """
+    findings = sorted(scored, key=lambda r: (-r.risk, -r.decision.rank, r.vulnerability))
     if not findings:
         return RiskScore(
             version=SCORING_VERSION,

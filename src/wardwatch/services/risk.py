@@ -16,7 +16,7 @@ from typing import Any
 
 from wardwatch.model.device import Attribute, Device
 from wardwatch.model.flow import Conversation
-from wardwatch.risk import adapter, mitigate, rubric
+from wardwatch.risk import adapter, fleet, mitigate, rubric
 from wardwatch.risk.exposure import AttackGraph, exposure_of
 from wardwatch.risk.repo import RiskRepo, context_json, score_rows
 from wardwatch.risk.score import SCORING_VERSION, DeviceContext, FindingFacts, RiskScore, ServiceRef, score
@@ -66,12 +66,26 @@ class RecomputeSummary:
 BATCH = 5000
 
 
-def recompute(store: SqlStore, *, now_ns: int | None = None) -> RecomputeSummary:
-    """Score every device and replace the stored scores (one transaction, devices in batches)."""
+def recompute(store: SqlStore, *, now_ns: int | None = None, plain: bool = False) -> RecomputeSummary:
+    """Score every device and replace the stored scores (one transaction, devices in batches).
+
+    The default is the fleet fast path (:mod:`wardwatch.risk.fleet`: shared facts, memoised finding
+    scores, bulk writes); ``plain`` runs the straightforward loop of ``score()`` per device, the
+    reference the fast path is tested against (both store exactly the same rows).
+    """
     start = time.perf_counter()
     now = now_ns or _now()
     devices_done = findings_done = 0
     decisions: dict[str, int] = {}
+    if not plain:
+        with fleet.collector_paused(), store.transaction() as tx:
+            devices = adapter.load_devices(tx.conn)
+            rubrics = RiskRepo(tx.conn).rubrics()
+            contexts = adapter.fleet_contexts(devices, tx.conversations(), tx.iter_observations(), rubrics)
+            done = fleet.recompute_scores(tx.conn, devices, contexts, now)
+        return RecomputeSummary(
+            SCORING_VERSION, done.devices, done.findings, done.decisions, time.perf_counter() - start
+        )
     with store.transaction() as tx:
         devices = adapter.load_devices(tx.conn)
         repo = RiskRepo(tx.conn)
