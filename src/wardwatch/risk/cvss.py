@@ -19,6 +19,7 @@ Only :class:`CvssError` escapes the parsers.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -103,6 +104,27 @@ def severity(score: float) -> str:
     if score < 9.0:
         return "HIGH"
     return "CRITICAL"
+
+
+def _metrics(
+    body: str, vector: str, allowed: Mapping[str, Sequence[str]], required: Iterable[str]
+) -> dict[str, str]:
+    """The metrics of a vector body: known metrics only, each once, with a valid value; every
+    ``required`` metric present. Raises :class:`CvssError` naming the vector and the metric."""
+    metrics: dict[str, str] = {}
+    for key, value in _split(body, vector):
+        values = allowed.get(key)
+        if values is None:
+            raise CvssError(f"unknown metric {key!r} in {vector!r}")
+        if key in metrics:
+            raise CvssError(f"metric {key} given twice in {vector!r}")
+        if value not in values:
+            raise CvssError(f"invalid value {key}:{value} in {vector!r}")
+        metrics[key] = value
+    missing = [k for k in required if k not in metrics]
+    if missing:
+        raise CvssError(f"missing base metric(s) {', '.join(missing)} in {vector!r}")
+    return metrics
 
 
 def _split(body: str, vector: str) -> list[tuple[str, str]]:
@@ -224,19 +246,7 @@ def parse_v3(vector: str) -> Cvss3:
     head, sep, body = vector.strip().partition("/")
     if head not in ("CVSS:3.0", "CVSS:3.1") or not sep:
         raise CvssError(f"not a CVSS v3 vector: {vector!r}")
-    metrics: dict[str, str] = {}
-    for key, value in _split(body, vector):
-        if key not in _V3_ALLOWED:
-            raise CvssError(f"unknown metric {key!r} in {vector!r}")
-        if key in metrics:
-            raise CvssError(f"metric {key} given twice in {vector!r}")
-        if value not in _V3_ALLOWED[key]:
-            raise CvssError(f"invalid value {key}:{value} in {vector!r}")
-        metrics[key] = value
-    missing = [k for k in _V3_BASE if k not in metrics]
-    if missing:
-        raise CvssError(f"missing base metric(s) {', '.join(missing)} in {vector!r}")
-    return Cvss3(head[5:], metrics)
+    return Cvss3(head[5:], _metrics(body, vector, _V3_ALLOWED, _V3_BASE))
 
 
 # --- v2 ---------------------------------------------------------------------------------------
@@ -302,20 +312,7 @@ def parse_v2(vector: str) -> Cvss2:
         body = body[len("CVSS:2.0/") :]
     if not body:
         raise CvssError(f"not a CVSS v2 vector: {vector!r}")
-    metrics: dict[str, str] = {}
-    for key, value in _split(body, vector):
-        allowed = _V2_ALLOWED.get(key) or _V2_OPTIONAL.get(key)
-        if allowed is None:
-            raise CvssError(f"unknown metric {key!r} in {vector!r}")
-        if key in metrics:
-            raise CvssError(f"metric {key} given twice in {vector!r}")
-        if value not in allowed:
-            raise CvssError(f"invalid value {key}:{value} in {vector!r}")
-        metrics[key] = value
-    missing = [k for k in _V2_ALLOWED if k not in metrics]
-    if missing:
-        raise CvssError(f"missing base metric(s) {', '.join(missing)} in {vector!r}")
-    return Cvss2(metrics)
+    return Cvss2(_metrics(body, vector, {**_V2_OPTIONAL, **_V2_ALLOWED}, _V2_ALLOWED))
 
 
 # --- v4.0 -------------------------------------------------------------------------------------
@@ -377,20 +374,7 @@ def parse_v4(vector: str) -> Cvss4:
     head, sep, body = vector.strip().partition("/")
     if head != "CVSS:4.0" or not sep:
         raise CvssError(f"not a CVSS v4.0 vector: {vector!r}")
-    metrics: dict[str, str] = {}
-    for key, value in _split(body, vector):
-        allowed = _V4_BASE.get(key) or _V4_OTHER.get(key)
-        if allowed is None:
-            raise CvssError(f"unknown metric {key!r} in {vector!r}")
-        if key in metrics:
-            raise CvssError(f"metric {key} given twice in {vector!r}")
-        if value not in allowed:
-            raise CvssError(f"invalid value {key}:{value} in {vector!r}")
-        metrics[key] = value
-    missing = [k for k in _V4_BASE if k not in metrics]
-    if missing:
-        raise CvssError(f"missing base metric(s) {', '.join(missing)} in {vector!r}")
-    return Cvss4(metrics)
+    return Cvss4(_metrics(body, vector, {**_V4_OTHER, **_V4_BASE}, _V4_BASE))
 
 
 def parse(vector: str, version: str | None = None) -> Cvss2 | Cvss3 | Cvss4:

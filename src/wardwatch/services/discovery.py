@@ -178,30 +178,35 @@ def discover_source(
     summary.sensor = _stats_dict(engine)
     with store.transaction() as tx:
         summary.new_observations += pending.write(tx)
-        tx.add_capture(
-            CaptureRecord(
-                source=source,
-                sha256=None,
-                packets=summary.packets,
-                bytes=summary.bytes,
-                first_ns=first_ns,
-                last_ns=last_ns,
-                started_at=started,
-                finished_at=_now(),
-                stats={
-                    "observations": summary.observations,
-                    "new_observations": summary.new_observations,
-                    "flows": summary.flows,
-                    "skipped_records": summary.skipped_records,
-                    "unsupported_linktype_packets": summary.unsupported_linktype_packets,
-                    "warnings": summary.warnings,
-                    "sensor": summary.sensor,
-                },
-                error=summary.error,
-            )
-        )
+        tx.add_capture(_capture_record(summary, started, first_ns, last_ns))
     progress.source_finished(source, summary)
     return summary
+
+
+def _capture_record(
+    summary: SourceSummary, started: str, first_ns: int | None, last_ns: int | None
+) -> CaptureRecord:
+    """The stored record of one source read (its counters, warnings and error)."""
+    return CaptureRecord(
+        source=summary.source,
+        sha256=None,
+        packets=summary.packets,
+        bytes=summary.bytes,
+        first_ns=first_ns,
+        last_ns=last_ns,
+        started_at=started,
+        finished_at=_now(),
+        stats={
+            "observations": summary.observations,
+            "new_observations": summary.new_observations,
+            "flows": summary.flows,
+            "skipped_records": summary.skipped_records,
+            "unsupported_linktype_packets": summary.unsupported_linktype_packets,
+            "warnings": summary.warnings,
+            "sensor": summary.sensor,
+        },
+        error=summary.error,
+    )
 
 
 def _discover_sharded(
@@ -228,25 +233,11 @@ def _discover_sharded(
         summary.new_observations = pending.write(tx)
         first, last = sensor_stats.get("first_ns"), sensor_stats.get("last_ns")
         tx.add_capture(
-            CaptureRecord(
-                source=source,
-                sha256=None,
-                packets=summary.packets,
-                bytes=summary.bytes,
-                first_ns=first if isinstance(first, int) else None,
-                last_ns=last if isinstance(last, int) else None,
-                started_at=started,
-                finished_at=_now(),
-                stats={
-                    "observations": summary.observations,
-                    "new_observations": summary.new_observations,
-                    "flows": summary.flows,
-                    "skipped_records": summary.skipped_records,
-                    "unsupported_linktype_packets": summary.unsupported_linktype_packets,
-                    "warnings": summary.warnings,
-                    "sensor": summary.sensor,
-                },
-                error=summary.error,
+            _capture_record(
+                summary,
+                started,
+                first if isinstance(first, int) else None,
+                last if isinstance(last, int) else None,
             )
         )
     progress.source_finished(source, summary)
