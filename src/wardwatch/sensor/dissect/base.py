@@ -111,6 +111,8 @@ def obs(ctx: PacketContext, protocol: str, *, subject: str = "src", **fields: ob
 def safe_text(raw: bytes, limit: int = 256) -> str:
     """Decode wire bytes to printable text, bounded: never raises, drops control characters."""
     text = raw[:limit].decode("utf-8", errors="replace")
+    if text.isprintable():  # the common case: no per-character filtering needed
+        return text.strip()
     return "".join(ch for ch in text if ch.isprintable()).strip()
 
 

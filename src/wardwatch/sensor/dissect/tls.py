@@ -374,6 +374,22 @@ def _leaf_certificate(ctx: PacketContext, body: bytes) -> Observation | None:
     der = chain.vec(3)
     if not der:
         return None
+    fields = _certificate_fields(bytes(der))
+    if not fields:
+        return None
+    return obs(ctx, "tls", **fields)
+
+
+#: Described certificates by DER bytes: a server presents the same certificate on every
+#: connection, and parsing X.509 is the most expensive thing a dissector does. Bounded.
+_CERT_CACHE: dict[bytes, dict[str, Any]] = {}
+_CERT_CACHE_MAX = 4096
+
+
+def _certificate_fields(der: bytes) -> dict[str, Any]:
+    cached = _CERT_CACHE.get(der)
+    if cached is not None:
+        return dict(cached)
     fields: dict[str, Any] = {}
     with warnings.catch_warnings():
         # cryptography warns (rather than fails) on some non-conforming certificates; the wire
@@ -382,11 +398,12 @@ def _leaf_certificate(ctx: PacketContext, body: bytes) -> Observation | None:
         try:
             cert = x509.load_der_x509_certificate(der)
         except Exception:
-            return None
+            return {}
         _describe(cert, der, fields)
-    if not fields:
-        return None
-    return obs(ctx, "tls", **fields)
+    if len(_CERT_CACHE) >= _CERT_CACHE_MAX:
+        _CERT_CACHE.clear()
+    _CERT_CACHE[der] = dict(fields)
+    return fields
 
 
 def _describe(cert: x509.Certificate, der: bytes, fields: dict[str, Any]) -> None:
