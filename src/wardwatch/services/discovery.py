@@ -337,10 +337,26 @@ def run_live(
     last_ns: int | None = None
     next_flush = clock() + flush_seconds
 
+    # The inventory is rebuilt after a flush only when it can have changed (new distinct facts or
+    # a new MAC/IP pair), and never more often than 4x the last rebuild's own duration: on a
+    # large site a full rebuild takes seconds, and the sensor must keep reading packets.
+    with store.transaction() as tx:
+        known_hosts: set[tuple[object, object]] = {(x.mac, x.ip) for x in tx.sightings()}
+    rebuild_state = {"due": False, "at": float("-inf"), "cost": 0.0}
+
     def flush() -> None:
+        hosts = {(getattr(x, "mac", None), getattr(x, "ip", None)) for x in pending.sightings}
+        new_hosts = hosts - known_hosts
+        known_hosts.update(new_hosts)
         with store.transaction() as tx:
-            summary.new_observations += pending.write(tx)
-        summary.devices, _ = rebuild_inventory(store)
+            new = pending.write(tx)
+        summary.new_observations += new
+        if new or new_hosts:
+            rebuild_state["due"] = True
+        now = clock()
+        if rebuild_state["due"] and now - rebuild_state["at"] >= 4 * rebuild_state["cost"]:
+            summary.devices, _ = rebuild_inventory(store)
+            rebuild_state.update(due=False, at=now, cost=clock() - now)
         summary.flushes += 1
         summary.kernel_dropped = kernel_dropped()
         if on_flush is not None:
