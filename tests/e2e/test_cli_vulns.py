@@ -141,3 +141,24 @@ def test_bad_feed_one_line_error_and_data_kept(sqlite_url: str, tmp_path: Path) 
     assert missing.exit_code == 2 and "no such file" in missing.stderr
     bad_fmt = runner.invoke(app, ["--db", sqlite_url, "vulns", "--format", "xml"])
     assert bad_fmt.exit_code == 2 and "--format" in bad_fmt.stderr
+
+
+def test_findings_of_one_vulnerability(sqlite_url: str) -> None:
+    from wardwatch.services import vulns
+
+    _seed(sqlite_url)
+    paths = [str(FEEDS / name) for name in ("nvd", "csaf", "kev", "epss")]
+    assert runner.invoke(app, ["--db", sqlite_url, "feeds", "import", *paths]).exit_code == 0
+    store = open_store(sqlite_url)
+    try:
+        everything = vulns.list_findings(store, include_inactive=True)
+        assert everything
+        for wanted in {r["vulnerability"] for r in everything} | {r["advisory_id"] for r in everything}:
+            expected = [r for r in everything if wanted in (r["vulnerability"], r["advisory_id"])]
+            got = vulns.list_findings(store, include_inactive=True, vulnerability=wanted)
+            assert [(r["device_id"], r["vulnerability"], r["matcher"]) for r in got] == [
+                (r["device_id"], r["vulnerability"], r["matcher"]) for r in expected
+            ]
+        assert vulns.list_findings(store, vulnerability="CVE-1999-0000") == []
+    finally:
+        store.close()

@@ -731,8 +731,10 @@ def list_findings(
     kev_only: bool = False,
     min_cvss: float | None = None,
     include_inactive: bool = False,
+    vulnerability: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Findings with their facts (CVSS, KEV, EPSS, SSVC), device identity and current analysis."""
+    """Findings with their facts (CVSS, KEV, EPSS, SSVC), device identity and current analysis
+    (``vulnerability``: only those of one CVE or advisory id)."""
     with store.transaction() as tx:
         device_id: int | None = None
         if device is not None:
@@ -742,7 +744,11 @@ def list_findings(
             device_id = d.id
         repo = VulnRepo(tx.conn)
         rows = repo.finding_rows(
-            device_id=device_id, include_inactive=include_inactive, kev_only=kev_only, min_cvss=min_cvss
+            device_id=device_id,
+            include_inactive=include_inactive,
+            kev_only=kev_only,
+            min_cvss=min_cvss,
+            vulnerability=vulnerability,
         )
         history: dict[str, list[dict[str, Any]]] = {}
         for a in repo.analyses():

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, select, update
+from sqlalchemy import Connection, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from wardwatch.model.advisory import (
@@ -476,8 +476,10 @@ class VulnRepo:
         include_inactive: bool = False,
         kev_only: bool = False,
         min_cvss: float | None = None,
+        vulnerability: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Findings joined with their advisory's primary CVSS, KEV, EPSS and SSVC facts."""
+        """Findings joined with their advisory's primary CVSS, KEV, EPSS and SSVC facts
+        (``vulnerability``: only findings of that CVE or advisory id)."""
         f, a = v.finding, v.advisory
         cve_adv = a.alias("cve_adv")
         q = (
@@ -508,6 +510,8 @@ class VulnRepo:
         )
         if device_id is not None:
             q = q.where(f.c.device_id == device_id)
+        if vulnerability is not None:
+            q = q.where(or_(f.c.vulnerability == vulnerability, f.c.advisory_id == vulnerability))
         if not include_inactive:
             q = q.where(f.c.active)
         if kev_only:

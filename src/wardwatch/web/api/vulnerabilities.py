@@ -59,11 +59,7 @@ def detail(request: Request, tx: SqlTransaction, vuln_id: str) -> dict[str, Any]
     if "\x00" in vuln_id or not vuln_id.isascii() or len(vuln_id) > 100:
         raise HTTPException(status_code=404, detail=f"no vulnerability {vuln_id!r}")
     facts = vulnerability_facts(tx, vuln_id)
-    rows = [
-        r
-        for r in vulns.list_findings(store_of(request), include_inactive=True)
-        if vuln_id in (r["vulnerability"], r["advisory_id"])
-    ]
+    rows = vulns.list_findings(store_of(request), include_inactive=True, vulnerability=vuln_id)
     if facts is None and not rows:
         raise HTTPException(status_code=404, detail=f"no vulnerability {vuln_id!r}")
     findings = [vulns.finding_json(r) for r in rows]
