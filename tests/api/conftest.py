@@ -8,10 +8,8 @@ not reachable at ``$WARDWATCH_TEST_PG_URL`` (default ``postgresql://postgres@127
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,14 +17,13 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
+from tests.pg import scratch_database
 from wardwatch.services.discovery import discover
 from wardwatch.store.sql import SqlStore, open_store
 from wardwatch.web.app import create_app
 
 DEMO = Path(__file__).parents[2] / "src" / "wardwatch" / "demo" / "hospital-demo.pcap.gz"
-PG_ADMIN_URL = os.environ.get("WARDWATCH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct horse battery staple"
 #: Cheap argon2 parameters: the tests log in hundreds of times (production uses the library default).
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -131,26 +128,5 @@ async def viewer(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for the module (dropped afterwards), or a skip with the reason."""
-    try:
-        import psycopg
-
-        url = make_url(PG_ADMIN_URL)
-        admin = psycopg.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            user=url.username or "postgres",
-            password=url.password,
-            dbname=url.database or "postgres",
-            autocommit=True,
-            connect_timeout=5,
-        )
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        pytest.skip(f"PostgreSQL not reachable at {make_url(PG_ADMIN_URL).host}: {first}")
-    name = f"wardwatch_web_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("wardwatch_web") as url:
+        yield url

@@ -7,7 +7,6 @@ the tests skip with the reason when it is not reachable.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,11 +17,10 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
+from tests.pg import PG_ADMIN_URL, pg_admin
 from wardwatch.store import schema
 from wardwatch.store.fake import FakeStore
 from wardwatch.store.sql import SqlStore, open_store
-
-PG_ADMIN_URL = os.environ.get("WARDWATCH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @dataclass
@@ -39,25 +37,6 @@ def _clear(store: SqlStore) -> None:
     with store.transaction() as tx:
         for table in reversed(schema.metadata.sorted_tables):
             tx._conn.execute(delete(table))
-
-
-def _pg_admin() -> Any:
-    import psycopg
-
-    url = make_url(PG_ADMIN_URL)
-    try:
-        return psycopg.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            user=url.username or "postgres",
-            password=url.password,
-            dbname=url.database or "postgres",
-            autocommit=True,
-            connect_timeout=5,
-        )
-    except Exception as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {first}")
 
 
 def _sqlite_backend(tmp: Path) -> Backend:
@@ -83,7 +62,7 @@ def _sqlite_backend(tmp: Path) -> Backend:
 
 
 def _postgres_backend() -> Backend:
-    admin = _pg_admin()
+    admin = pg_admin()
     created: list[str] = []
     stores: list[SqlStore] = []
     base = make_url(PG_ADMIN_URL)

@@ -17,9 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import os
 import struct
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.conftest import DATA, DEMO
+from tests.pg import scratch_database
 from typer.testing import CliRunner
 
 from wardwatch.services.cli.main import app
@@ -35,7 +34,6 @@ from wardwatch.simulate.pcapwriter import PcapWriter
 
 runner = CliRunner()
 CAPTURES = DATA / "captures"
-PG_ADMIN_URL = os.environ.get("WARDWATCH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @dataclass(frozen=True)
@@ -210,25 +208,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'phi.sqlite'}"
         return
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed")
-    url = sa.engine.make_url(PG_ADMIN_URL)
-    try:
-        admin = psycopg.connect(
-            host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-            password=url.password, dbname=url.database or "postgres", autocommit=True, connect_timeout=5,
-        )  # fmt: skip
-    except Exception as e:
-        pytest.skip(f"PostgreSQL not reachable at {url.host}:{url.port}: {str(e).strip().splitlines()[0]}")
-    name = f"ww_phi_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield str(url.set(database=name).render_as_string(hide_password=False))
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("ww_phi") as url:
+        yield url
 
 
 def _database_text(url: str) -> str:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
-from sqlalchemy.engine import make_url
 from tests.conftest import DATA
+from tests.pg import scratch_database
 from typer.testing import CliRunner
 
 from wardwatch.services.cli.main import app
@@ -222,29 +220,8 @@ def test_sqlite_store_cli_and_logs_hold_no_phi(
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    admin_url = os.environ.get("WARDWATCH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    import psycopg
-
-    url = make_url(admin_url)
-    try:
-        admin = psycopg.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            user=url.username or "postgres",
-            password=url.password,
-            dbname=url.database or "postgres",
-            autocommit=True,
-            connect_timeout=5,
-        )
-    except Exception as e:
-        pytest.skip(f"PostgreSQL not reachable at {url.host}:{url.port}: {str(e).strip().splitlines()[0]}")
-    name = f"ww_phi_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("ww_phi", driver="postgresql+psycopg") as url:
+        yield url
 
 
 @pytest.mark.postgres
