@@ -28,6 +28,7 @@ from wardwatch.assets.reconcile import reconcile
 from wardwatch.lifecycle.assess import Lifecycle, Thresholds, assess, segment, utilization
 from wardwatch.model.device import Device
 from wardwatch.model.recall import (
+    Alert,
     AlertKind,
     Asset,
     MatchLevel,
@@ -45,6 +46,25 @@ from wardwatch.store.sql import SqlStore
 
 #: Match levels listed by default: the units someone has to act on or check.
 ACTIONABLE = (MatchLevel.AFFECTED, MatchLevel.POSSIBLE)
+
+
+def alert_json(a: Alert) -> dict[str, Any]:
+    """An alert as JSON: the one shape ``wardwatch alerts --format json`` and ``/api/v1/alerts`` share."""
+    from wardwatch.services.present import iso
+
+    return {
+        "id": a.id,
+        "kind": a.kind.value,
+        "state": a.state.value,
+        "title": a.title,
+        "device_id": a.device_id,
+        "asset_tag": a.asset_tag,
+        "first": iso(a.first_ns),
+        "last": iso(a.last_ns),
+        "count": a.count,
+        "dedup_key": a.dedup_key,
+        "evidence": a.evidence,
+    }
 
 
 def now_ns() -> int:

@@ -541,24 +541,6 @@ def network(tx: SqlTransaction, *, max_nodes: int = 5000, max_edges: int = 20000
 # these queries fill that gap for the web only, reading the subsystems' own tables.
 
 
-def alert_json(a: Any) -> dict[str, Any]:
-    """An alert (``wardwatch.model.recall.Alert``) as JSON: the shape ``wardwatch alerts --format
-    json`` prints, so the CLI and the API agree."""
-    return {
-        "id": a.id,
-        "kind": a.kind.value,
-        "state": a.state.value,
-        "title": a.title,
-        "device_id": a.device_id,
-        "asset_tag": a.asset_tag,
-        "first": iso(a.first_ns),
-        "last": iso(a.last_ns),
-        "count": a.count,
-        "dedup_key": a.dedup_key,
-        "evidence": a.evidence,
-    }
-
-
 def alert_page(
     tx: SqlTransaction, *, state: str | None, kind: str | None, limit: int, offset: int
 ) -> tuple[list[Any], int]:

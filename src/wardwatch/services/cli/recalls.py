@@ -480,7 +480,7 @@ def alerts_cmd(
         return
     from wardwatch.alerts.repo import list_alerts
     from wardwatch.model.recall import AlertKind, AlertState
-    from wardwatch.services.present import iso
+    from wardwatch.services.recalls import alert_json
 
     _check_format(output)
     try:
@@ -490,22 +490,7 @@ def alerts_cmd(
         raise fail(str(exc)) from None
     with opened_store() as store, store.transaction() as tx:
         alerts = list_alerts(tx.conn, state=wanted_state, kind=wanted_kind)
-    rows: list[dict[str, Any]] = [
-        {
-            "id": a.id,
-            "kind": a.kind.value,
-            "state": a.state.value,
-            "title": a.title,
-            "device_id": a.device_id,
-            "asset_tag": a.asset_tag,
-            "first": iso(a.first_ns),
-            "last": iso(a.last_ns),
-            "count": a.count,
-            "dedup_key": a.dedup_key,
-            "evidence": a.evidence,
-        }
-        for a in alerts
-    ]
+    rows: list[dict[str, Any]] = [alert_json(a) for a in alerts]
     if output == "json":
         _json({"schema": "wardwatch.alerts/1", "alerts": rows})
         return

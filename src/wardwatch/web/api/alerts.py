@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from wardwatch.alerts import repo as alerts_repo
 from wardwatch.model.recall import AlertKind, AlertState
-from wardwatch.services.recalls import now_ns
+from wardwatch.services.recalls import alert_json, now_ns
 from wardwatch.store.sql import SqlTransaction
 from wardwatch.web.api.common import MAX_LIMIT, MAX_OFFSET, read, store_of
-from wardwatch.web.queries import alert_json, alert_page
+from wardwatch.web.queries import alert_page
 from wardwatch.web.security import Principal, auth_service, client_address, require_analyst
 
 router = APIRouter(tags=["alerts"])
