@@ -79,6 +79,12 @@ class Observation:
         )
 
 
+#: Distinct facts whose uid is remembered by :func:`observation_uid` (a hospital hour repeats the
+#: same facts many times: the canonical JSON and hash are the costly part, the lookup is not).
+UID_MEMO_ENTRIES = 262_144
+_uid_memo: dict[tuple[object, ...], str] = {}
+
+
 def observation_uid(protocol: str, mac: str | None, ip: str | None, fields: dict[str, FieldValue]) -> str:
     """A stable content hash of an observation without its time and flow.
 
@@ -86,6 +92,41 @@ def observation_uid(protocol: str, mac: str | None, ip: str | None, fields: dict
     so the store keeps one row per distinct fact with its first and last sighting: storage stays
     bounded and discovery is idempotent.
     """
+    key = _memo_key(protocol, mac, ip, fields)
+    if key is not None:
+        hit = _uid_memo.get(key)
+        if hit is not None:
+            return hit
+    uid = _content_uid(protocol, mac, ip, fields)
+    if key is not None:
+        if len(_uid_memo) >= UID_MEMO_ENTRIES:
+            _uid_memo.clear()  # bounded; refilled by the facts still being seen
+        _uid_memo[key] = uid
+    return uid
+
+
+def _memo_key(
+    protocol: str, mac: str | None, ip: str | None, fields: dict[str, FieldValue]
+) -> tuple[object, ...] | None:
+    """The memo key of some content, or None when it cannot be used safely.
+
+    Types are part of the key because ``True == 1`` in Python but not in the canonical JSON; a
+    tuple holding booleans, or anything unhashable, is not memoised at all.
+    """
+    parts: list[object] = [protocol, mac, ip]
+    for k, v in fields.items():
+        t = type(v)
+        if t is tuple:
+            if any(type(x) is bool for x in v):  # type: ignore[union-attr]
+                return None
+        elif t is not str and t is not int and t is not bool:
+            return None
+        parts += (k, t, v)
+    return tuple(parts)
+
+
+def _content_uid(protocol: str, mac: str | None, ip: str | None, fields: dict[str, FieldValue]) -> str:
+    """The uid's definition: blake2b-96 of the canonical JSON of the content (sorted fields)."""
     canon = json.dumps(
         [protocol, mac, ip, sorted((k, list(v) if isinstance(v, tuple) else v) for k, v in fields.items())],
         separators=(",", ":"),

@@ -79,6 +79,12 @@ class Dissector(Protocol):
         """Content detection on any port: cheap, may have false positives, never raises."""
         ...
 
+    # Optional: ``context_fields: tuple[str, ...]`` names the PacketContext fields the output
+    # depends on besides ``ts_ns`` and ``flow_uid``; the sensor then remembers results per those
+    # fields and the payload only (tests/unit/dissect/test_context_fields.py holds it to that).
+    # Optional: ``cache_skip: int``, leading payload bytes the output never depends on (a DNS
+    # transaction id); they are left out of that key (the same test holds it to that).
+
     def dissect(self, ctx: PacketContext, payload: bytes) -> list[Observation]:
         """Payload to observations. Never raises."""
         ...

@@ -351,6 +351,11 @@ class DnsDissector:
     udp_ports = frozenset({53})
     tcp_ports: frozenset[int] = frozenset()
     ethertypes: frozenset[int] = frozenset()
+    context_fields = ("src_mac", "src_ip")
+    """Queries are about the sender, answers about the addresses they name: nothing else of the
+    context matters, so a client asking the same name again is not parsed again."""
+    cache_skip = 2
+    """The transaction id (bytes 0-1) changes with every query and is never reported."""
 
     def probe(self, payload: bytes) -> bool:
         """No content probe: a DNS header is too easy to mistake; port 53 is reliable enough."""

@@ -69,6 +69,9 @@ class TcpStackDissector:
     ethertypes: frozenset[int] = frozenset()
     wants_syn = True
     """Tells the sensor to hand this dissector SYN / SYN-ACK packets with ``ctx.tcp`` set."""
+    context_fields = ("src_mac", "src_ip", "ttl", "tcp")
+    """The only context fields the output depends on (besides time and flow): a host's SYNs with
+    the same traits are dissected once (see ``SensorEngine._call``)."""
 
     def probe(self, payload: bytes) -> bool:
         """Never claims streams: this dissector works on SYN headers only."""

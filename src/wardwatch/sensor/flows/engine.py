@@ -185,7 +185,7 @@ class _ProbeExt:
 _NOTHING = ()  # ext of flows with nothing to dispatch
 
 
-def _tcp_traits(pkt: bytes, l3: int, l4: int, ip_version: int, syn_ack: bool) -> TcpTraits:
+def _tcp_traits(pkt: bytes | memoryview, l3: int, l4: int, ip_version: int, syn_ack: bool) -> TcpTraits:
     """p0f-style traits of a SYN/SYN-ACK from its captured bytes (bounds-checked)."""
     quirks: list[str] = []
     ttl = 0
@@ -277,6 +277,15 @@ def _tcp_traits(pkt: bytes, l3: int, l4: int, ip_version: int, syn_ack: bool) ->
     )
 
 
+def _again(o: Observation, ts_ns: int, flow_uid: str) -> Observation:
+    """A remembered observation seen again: same content (and uid), this time and flow."""
+    again = Observation(
+        ts_ns=ts_ns, flow_uid=flow_uid, protocol=o.protocol, mac=o.mac, ip=o.ip, fields=o.fields
+    )
+    object.__setattr__(again, "_uid", o.uid)
+    return again
+
+
 class SensorEngine:
     """Decode -> meter -> dispatch -> outputs, one batch at a time (see module docstring)."""
 
@@ -332,6 +341,13 @@ class SensorEngine:
         self._cache_cap = max(0, int(cfg.dissect_cache_entries))
         # Only the bundled dissectors, whose purity the dissector tests (Hypothesis) hold them to.
         self._pure = {id(d) for d in self.dissectors if type(d).__module__.startswith(_BUNDLED)}
+        self._ctx_fields: dict[int, tuple[str, ...]] = {
+            id(d): tuple(names) for d in self.dissectors if (names := getattr(d, "context_fields", None))
+        }
+        # ``cache_skip`` is honoured only with ``context_fields`` (a declared, tested contract)
+        self._cache_skip: dict[int, int] = {
+            id(d): int(getattr(d, "cache_skip", 0)) for d in self.dissectors if id(d) in self._ctx_fields
+        }
         # per-batch state for the hooks
         self._batch: PacketBatch | None = None
         self._dec: Decoded | None = None
@@ -469,72 +485,67 @@ class SensorEngine:
 
     # --- dispatch --------------------------------------------------------------------------------
     def _call(self, d: Dissector, ctx: PacketContext, payload: bytes) -> None:
-        """Run one dissector, remembering results of repeated datagrams and L2 frames.
+        """Run one dissector, remembering the results of repeated inputs.
 
         Dissectors are pure functions of (context, payload) (see ``dissect.base``), and devices
-        repeat their announcements (LLDP/CDP every 30 s, SSDP NOTIFY, mDNS, SNMP polls) within
-        one flow. A call whose context differs only in its timestamp from a remembered one gets
-        the remembered observations with the new timestamp, counted as a call all the same, so
-        the output is exactly what calling the dissector again would give. Results are kept only
-        when every observation carries the context's timestamp; TCP prefixes and SYNs (never
-        repeated within a flow) are not cached, nor are dissectors from outside the bundled set.
+        repeat themselves: LLDP/CDP every 30 s, SSDP NOTIFY, mDNS, SNMP polls, and the same TCP
+        stack traits in every SYN a host sends. A call whose context and payload equal a
+        remembered one in everything but the timestamp and the flow gets the remembered
+        observations with this call's timestamp and flow (their uid, which depends on neither,
+        is reused), counted as a call all the same: the output is exactly what calling the
+        dissector again gives. What "everything" is: every context field, or only the fields a
+        dissector declares in ``context_fields`` (a promise its tests hold it to), and the payload
+        without the ``cache_skip`` leading bytes it declares never to depend on. Results are
+        kept only when every observation carries the context's timestamp and flow; TCP stream
+        prefixes (never repeated: they hold per-connection randomness) are not cached, nor are
+        dissectors from outside the bundled set.
         """
         self.stats.dissector_calls += 1
+        key: tuple[object, ...] | None = None
         if (
             self._cache_cap
-            and ctx.tcp is None
-            and ctx.transport is not Transport.TCP
+            and (ctx.tcp is not None or ctx.transport is not Transport.TCP)
             and len(payload) <= CACHE_MAX_PAYLOAD
             and id(d) in self._pure
         ):
-            key = (
-                id(d),
-                ctx.flow_uid,
-                ctx.src_mac,
-                ctx.dst_mac,
-                ctx.src_ip,
-                ctx.dst_ip,
-                ctx.src_port,
-                ctx.dst_port,
-                ctx.ttl,
-                ctx.ethertype,
-                ctx.client_is_src,
-                payload,
-            )
+            names = self._ctx_fields.get(id(d))
+            if names is None:
+                key = (
+                    id(d),
+                    ctx.transport,
+                    ctx.src_mac,
+                    ctx.dst_mac,
+                    ctx.src_ip,
+                    ctx.dst_ip,
+                    ctx.src_port,
+                    ctx.dst_port,
+                    ctx.vlan,
+                    ctx.ttl,
+                    ctx.ethertype,
+                    ctx.client_is_src,
+                    ctx.tcp,
+                    payload,
+                )
+            else:
+                skip = self._cache_skip.get(id(d), 0)
+                key = (id(d), *[getattr(ctx, n) for n in names], payload[skip:] if skip else payload)
             hit = self._cache.get(key)
             if hit is not None:
                 self.stats.dissect_cache_hits += 1
                 self._cache.move_to_end(key)
                 if hit:
-                    ts = ctx.ts_ns
-                    self._out.observations.extend(
-                        Observation(
-                            ts_ns=ts, flow_uid=o.flow_uid, protocol=o.protocol, mac=o.mac, ip=o.ip,
-                            fields=dict(o.fields),
-                        )
-                        for o in hit
-                    )  # fmt: skip
+                    ts, fuid = ctx.ts_ns, ctx.flow_uid
+                    extend = self._out.observations.extend
+                    extend(_again(o, ts, fuid) for o in hit)
                 return
-        else:
-            key = None
         try:
             found = d.dissect(ctx, payload)
         except Exception:  # a broken dissector must not stop the sensor
             self.stats.dissector_errors += 1
             return
-        if key is not None and all(o.ts_ns == ctx.ts_ns for o in found):
+        if key is not None and all(o.ts_ns == ctx.ts_ns and o.flow_uid == ctx.flow_uid for o in found):
             cache = self._cache
-            cache[key] = tuple(
-                Observation(
-                    ts_ns=0,
-                    flow_uid=o.flow_uid,
-                    protocol=o.protocol,
-                    mac=o.mac,
-                    ip=o.ip,
-                    fields=dict(o.fields),
-                )
-                for o in found
-            )
+            cache[key] = tuple(found)
             if len(cache) > self._cache_cap:
                 cache.popitem(last=False)
                 self.stats.dissect_cache_evicted += 1
@@ -712,7 +723,8 @@ class SensorEngine:
     def _syn(self, f: FlowState, k: int, i: int, syn_ack: bool) -> None:
         dec, batch = self._dec, self._batch
         assert dec is not None and batch is not None
-        pkt = batch.packet(i)
+        start = int(batch.offset[i])
+        pkt = batch.data.data[start : start + int(batch.caplen[i])]  # a view: nothing is copied
         traits = _tcp_traits(pkt, int(dec.l3_off[i]), int(dec.l4_off[i]), int(dec.ip_version[i]), syn_ack)
         ctx = self._ip_ctx(f, k, i, client_is_src=not syn_ack, tcp=traits)
         for d in self._syn_ds:
