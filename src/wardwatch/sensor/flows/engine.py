@@ -782,7 +782,8 @@ class SensorEngine:
             return
         if not st.decided and st.buf:
             st.decided = True
-            if not self._tcp_port_ds(f) and not any(self._probe(d, bytes(st.buf)) for d in self._tcp_ds):
+            head = bytes(st.buf)  # once, not once per probe
+            if not self._tcp_port_ds(f) and not any(self._probe(d, head) for d in self._tcp_ds):
                 self._drop(f, ext, dr)
                 return
         if len(st.buf) >= limit:
