@@ -88,6 +88,8 @@ MAX_PENDING = 16
 OOO_WINDOW = 65536
 _M32 = 0xFFFF_FFFF
 _B_SYNS = B_SYN_LO | B_SYN_HI | B_SYNACK_LO | B_SYNACK_HI
+#: Context fields a remembered SYN result may depend on (the sender, its TTL, the traits).
+_SYN_CONTEXT = frozenset({"src_mac", "src_ip", "ttl", "tcp"})
 
 
 @dataclass(slots=True)
@@ -277,6 +279,49 @@ def _tcp_traits(pkt: bytes | memoryview, l3: int, l4: int, ip_version: int, syn_
     )
 
 
+def _syn_key(pkt: bytes | memoryview, l3: int, l4: int, ip_version: int, syn_ack: bool) -> tuple[object, ...]:
+    """Everything :func:`_tcp_traits` reads of a SYN, as the values or truth values it uses.
+
+    Two SYNs with equal keys have equal traits, so a host's traits are worked out once (the
+    sequence number, IP id, ports and timestamp values change with every SYN; only whether
+    some of them are zero matters). tests/unit/flows/test_syn_key.py holds the two together.
+    """
+    if ip_version == 4 and len(pkt) >= l3 + 20:
+        ident = pkt[l3 + 4] | pkt[l3 + 5]
+        ip: tuple[int, ...] = (pkt[l3 + 1] & 3, pkt[l3 + 6] & 0xC0, ident != 0, pkt[l3 + 8])
+    elif ip_version == 6 and len(pkt) >= l3 + 40:
+        ip = (pkt[l3 + 1] & 0x30, pkt[l3 + 7])
+    else:
+        ip = ()
+    seq, ack, off, flags, win, _, urg = struct.unpack_from("!IIBBHHH", pkt, l4 + 4)
+    opts = bytes(pkt[l4 + 20 : l4 + (off >> 4) * 4])
+    if b"\x08\x0a" in opts:
+        opts = _mask_timestamps(opts)
+    return (ip_version, syn_ack, l4 - l3, ip, seq != 0, ack != 0, off, flags, win, urg != 0, opts)
+
+
+def _mask_timestamps(opts: bytes) -> bytes:
+    """TCP options with each timestamp value replaced by whether it is zero (walked as in
+    :func:`_tcp_traits`, so only a real timestamp option is touched)."""
+    out = bytearray(opts)
+    i = 0
+    while i < len(opts):
+        kind = opts[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= len(opts) or opts[i + 1] < 2 or i + opts[i + 1] > len(opts):
+            break
+        ln = opts[i + 1]
+        if kind == 8 and ln == 10:
+            out[i + 2 : i + 6] = b"\x01\x00\x00\x00" if any(opts[i + 2 : i + 6]) else bytes(4)
+            out[i + 6 : i + 10] = b"\x01\x00\x00\x00" if any(opts[i + 6 : i + 10]) else bytes(4)
+        i += ln
+    return bytes(out)
+
+
 def _again(o: Observation, ts_ns: int, flow_uid: str) -> Observation:
     """A remembered observation seen again: same content (and uid), this time and flow."""
     again = Observation(
@@ -344,6 +389,13 @@ class SensorEngine:
         self._ctx_fields: dict[int, tuple[str, ...]] = {
             id(d): tuple(names) for d in self.dissectors if (names := getattr(d, "context_fields", None))
         }
+        # SYNs: when every SYN dissector depends on the sender, its TTL and the traits only, the
+        # results for one host's SYN traits are remembered whole (see ``_syn``)
+        self._syn_memo: OrderedDict[tuple[object, ...], tuple[tuple[Observation, ...], ...]] = OrderedDict()
+        self._syn_memo_on = bool(self._syn_ds) and all(
+            id(d) in self._pure and set(self._ctx_fields.get(id(d), ("-",))) <= _SYN_CONTEXT
+            for d in self._syn_ds
+        )
         # ``cache_skip`` is honoured only with ``context_fields`` (a declared, tested contract)
         self._cache_skip: dict[int, int] = {
             id(d): int(getattr(d, "cache_skip", 0)) for d in self.dissectors if id(d) in self._ctx_fields
@@ -725,10 +777,44 @@ class SensorEngine:
         assert dec is not None and batch is not None
         start = int(batch.offset[i])
         pkt = batch.data.data[start : start + int(batch.caplen[i])]  # a view: nothing is copied
-        traits = _tcp_traits(pkt, int(dec.l3_off[i]), int(dec.l4_off[i]), int(dec.ip_version[i]), syn_ack)
+        l3, l4, ipv = int(dec.l3_off[i]), int(dec.l4_off[i]), int(dec.ip_version[i])
+        memo_key: tuple[object, ...] | None = None
+        if self._syn_memo_on and self._cache_cap:
+            # One host's SYNs share their traits: the whole SYN step (traits, context, every SYN
+            # dissector) is remembered per sender, TTL and traits key, exactly as ``_call``
+            # remembers one dissector's results (same output, counted as calls and hits).
+            view = self._view
+            assert view is not None
+            src_ip = f.lo_ip if view.from_lo[k] else f.hi_ip
+            memo_key = (_syn_key(pkt, l3, l4, ipv, syn_ack), int(dec.src_mac[i]), src_ip, int(dec.ttl[i]))
+            hit = self._syn_memo.get(memo_key)
+            if hit is not None:
+                self._syn_memo.move_to_end(memo_key)
+                n = len(self._syn_ds)
+                self.stats.dissector_calls += n
+                self.stats.dissect_cache_hits += n
+                ts, fuid = int(view.ts[k]), f.uid
+                extend = self._out.observations.extend
+                for found in hit:
+                    extend(_again(o, ts, fuid) for o in found)
+                return
+        traits = _tcp_traits(pkt, l3, l4, ipv, syn_ack)
         ctx = self._ip_ctx(f, k, i, client_is_src=not syn_ack, tcp=traits)
+        out = self._out.observations
+        errors = self.stats.dissector_errors
+        results: list[tuple[Observation, ...]] = []
         for d in self._syn_ds:
+            before = len(out)
             self._call(d, ctx, b"")
+            results.append(tuple(out[before:]))
+        if (
+            memo_key is not None
+            and self.stats.dissector_errors == errors
+            and all(o.ts_ns == ctx.ts_ns and o.flow_uid == ctx.flow_uid for r in results for o in r)
+        ):
+            self._syn_memo[memo_key] = tuple(results)
+            if len(self._syn_memo) > self._cache_cap:
+                self._syn_memo.popitem(last=False)
 
     def _tcp_port_ds(self, f: FlowState) -> tuple[Dissector, ...]:
         side = f.server_side()
