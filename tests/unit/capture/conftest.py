@@ -1,14 +1,34 @@
-"""Make the hand-written capture writers importable by the tests next to them.
+"""Make the hand-written capture writers importable by the tests next to them, and run every
+test of this directory twice: with the C record walk and with the NumPy/plain-loop fallback.
 
 pytest runs with ``--import-mode=importlib``, which does not put test directories on
 ``sys.path``; the writers are plain helpers, not fixtures, so the tests import them by name.
+``WARDWATCH_PURE_PYTHON`` selects the fallback when a file is opened, so setting it per test is
+enough; where the extension is not built the "native" run skips, saying so.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from wardwatch.sensor.capture import _common
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+
+
+@pytest.fixture(autouse=True, params=["native", "pure"])
+def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The implementation this run of the test uses: "native" (C) or "pure" (NumPy/plain loop)."""
+    if request.param == "pure":
+        monkeypatch.setenv("WARDWATCH_PURE_PYTHON", "1")
+    else:
+        if _common._NATIVE is None:
+            pytest.skip("the C extension wardwatch.sensor._native is not built")
+        monkeypatch.delenv("WARDWATCH_PURE_PYTHON", raising=False)
+    yield str(request.param)

@@ -8,8 +8,10 @@ runs past its end, asks for more, keeping only the unfinished tail. Nothing is r
 from __future__ import annotations
 
 import gzip
+import importlib
+import os
 import zlib
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +78,50 @@ LINKTYPE_NAMES: dict[int, str] = {
     283: "IEEE 802.15.4 TAP",
     290: "Zigbee ZBOSS NCP",
 }
+
+
+class NativeModule(Protocol):
+    """What the optional C extension ``wardwatch.sensor._native`` provides (see ``_native.c``)."""
+
+    CONSTANTS: dict[str, int]
+
+    def decode_into(self, *arrays: npt.NDArray[np.generic]) -> None: ...
+
+    def walk_pcap(
+        self,
+        buf: bytes | bytearray,
+        pos: int,
+        end: int,
+        big_endian: bool,
+        max_caplen: int,
+        starts: npt.NDArray[np.int64],
+        headers: npt.NDArray[np.int64],
+        /,
+    ) -> tuple[int, int, int]: ...
+
+
+def _load_native() -> NativeModule | None:
+    # The extension is optional (setup.py builds it with optional=True): a machine without a C
+    # compiler installs fine and runs the NumPy code instead.
+    try:
+        return cast(NativeModule, importlib.import_module("wardwatch.sensor._native"))
+    except ImportError:
+        return None
+
+
+_NATIVE = _load_native()
+
+
+def native() -> NativeModule | None:
+    """The C extension, or None when it is not built or ``WARDWATCH_PURE_PYTHON`` is set (not "0").
+
+    Looked up at every call (once per batch or file, never per packet), so tests can switch
+    between the C and the NumPy path with ``monkeypatch.setenv``.
+    """
+    flag = os.environ.get("WARDWATCH_PURE_PYTHON", "")
+    if flag and flag != "0":
+        return None
+    return _NATIVE
 
 
 def linktype_label(linktype: int) -> str:

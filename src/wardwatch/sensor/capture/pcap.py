@@ -1,10 +1,13 @@
 """The classic libpcap file format: a 24-byte file header, then 16-byte record headers + data.
 
 Both byte orders, microsecond (a1b2c3d4) and nanosecond (a1b23c4d) timestamps. Record starts
-in a big chunk are found by ``_FastWalk`` (NumPy, many segments in lockstep, verified exactly);
-the chunk's tail and small files use a plain loop of one ``struct.unpack_from`` per record.
-NumPy then gathers all header fields of a batch at once and copies the batch's bytes in one go
-(record headers included: offsets point past them, so no per-packet copy is ever made).
+are found by the C extension's ``walk_pcap`` when it is built (``wardwatch.sensor._native``).
+Without it (or with ``WARDWATCH_PURE_PYTHON`` set), starts in a big chunk are found by
+``_FastWalk`` (NumPy, many segments in lockstep, verified exactly) and the chunk's tail and small
+files by a plain loop of one ``struct.unpack_from`` per record; all three give the same starts.
+The header fields of a batch come from the C walk (it has just read them) or are gathered by
+NumPy at once; the batch's bytes are copied in one go (record headers included: offsets point
+past them, so no per-packet copy is ever made).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from wardwatch.sensor.capture._common import (
     Window,
     add_error,
     make_batch,
+    native,
     unsupported_message,
 )
 from wardwatch.sensor.capture.batch import PacketBatch
@@ -34,6 +38,10 @@ _C4 = np.arange(4, dtype=np.int64)
 # Below this many buffered bytes the plain loop is as fast as setting up the parallel walk.
 _FAST_MIN = 1 << 20
 _SEGMENT = 64 * 1024
+# walk_pcap's status (see _native.c; 0 is "the starts array is full"): the next record is not
+# complete in the buffer / the next record's captured length is above MAX_CAPLEN.
+_WALK_INCOMPLETE = 1
+_WALK_CORRUPT = 2
 
 # magic as read little-endian -> (struct byte order, nanoseconds?)
 MAGICS: dict[bytes, tuple[str, bool]] = {
@@ -71,12 +79,19 @@ def read_pcap(win: Window, label: str, batch_size: int, stats: ReadStats) -> Ite
     index = 0
     pos = FILE_HEADER_LEN
     walker = _FastWalk(endian, nano)
+    nat = native()
 
-    def emit(buf: bytes | bytearray, starts: npt.NDArray[np.int64]) -> Iterator[PacketBatch]:
-        """Check and yield the records at ``starts`` of ``buf``; raise at the first bad one."""
+    def emit(
+        buf: bytes | bytearray, starts: npt.NDArray[np.int64], hdr: npt.NDArray[np.int64] | None = None
+    ) -> Iterator[PacketBatch]:
+        """Check and yield the records at ``starts`` of ``buf``; raise at the first bad one.
+
+        ``hdr``: the records' four header fields when the walk already read them (the C walk).
+        """
         nonlocal index
         window = np.frombuffer(buf, dtype=np.uint8)
-        hdr = window[starts[:, None] + _HDR_COLS].view(hdr_dtype).astype(np.int64)
+        if hdr is None:
+            hdr = window[starts[:, None] + _HDR_COLS].view(hdr_dtype).astype(np.int64)
         caplen = hdr[:, 2]
         wirelen = hdr[:, 3]
         bad = (caplen > wirelen) | (wirelen > _WIRELEN_MAX)
@@ -112,33 +127,45 @@ def read_pcap(win: Window, label: str, batch_size: int, stats: ReadStats) -> Ite
     while True:
         buf = win.buf
         end = len(buf)
-        if end - pos >= _FAST_MIN:
-            verified, pos = walker.walk(buf, pos, end)
-            for i in range(0, len(verified), batch_size):
-                yield from emit(buf, verified[i : i + batch_size])
-        lim = end - RECORD_HEADER_LEN
-        starts: list[int] = []
-        append = starts.append
-        p = pos
         corrupt_caplen = -1
-        incomplete = False
-        # The plain loop, for the tail of a chunk and small files: one unpack per record.
-        for _ in range(batch_size):
-            if p > lim:
-                incomplete = True
-                break
-            cl = caplen_at(buf, p + 8)[0]
-            if cl > MAX_CAPLEN:
-                corrupt_caplen = cl
-                break
-            q = p + RECORD_HEADER_LEN + cl
-            if q > end:
-                incomplete = True
-                break
-            append(p)
-            p = q
-        if starts:
-            yield from emit(buf, np.array(starts, dtype=np.int64))
+        if nat is not None:
+            # One batch of starts per call; a batch can hold no more records than the buffer.
+            room = min(batch_size, (end - pos) // RECORD_HEADER_LEN + 1)
+            found = np.empty(room, dtype=np.int64)
+            fields = np.empty(4 * room, dtype=np.int64)
+            count, p, status = nat.walk_pcap(buf, pos, end, endian == ">", MAX_CAPLEN, found, fields)
+            if count:
+                yield from emit(buf, found[:count], fields[: 4 * count].reshape(count, 4))
+            incomplete = status == _WALK_INCOMPLETE
+            if status == _WALK_CORRUPT:
+                corrupt_caplen = caplen_at(buf, p + 8)[0]
+        else:
+            if end - pos >= _FAST_MIN:
+                verified, pos = walker.walk(buf, pos, end)
+                for i in range(0, len(verified), batch_size):
+                    yield from emit(buf, verified[i : i + batch_size])
+            lim = end - RECORD_HEADER_LEN
+            starts: list[int] = []
+            append = starts.append
+            p = pos
+            incomplete = False
+            # The plain loop, for the tail of a chunk and small files: one unpack per record.
+            for _ in range(batch_size):
+                if p > lim:
+                    incomplete = True
+                    break
+                cl = caplen_at(buf, p + 8)[0]
+                if cl > MAX_CAPLEN:
+                    corrupt_caplen = cl
+                    break
+                q = p + RECORD_HEADER_LEN + cl
+                if q > end:
+                    incomplete = True
+                    break
+                append(p)
+                p = q
+            if starts:
+                yield from emit(buf, np.array(starts, dtype=np.int64))
         pos = p
 
         if corrupt_caplen >= 0:

@@ -22,6 +22,11 @@ Pseudo-EtherTypes for 802.3 frames (length field < 1536), so L2 dissectors can r
 * any other LLC frame (including SNAP with other OUIs): ``0x20000 | DSAP << 8 | SSAP`` (STP is
   ``0x24242``); ``l3_off`` is after the LLC header (3 bytes, 4 for I/S-format control fields).
 
+Two implementations with the same results, field by field: the C extension's ``decode_into``
+(``wardwatch.sensor._native``, one pass per packet) when it is built, and :func:`decode_numpy`
+otherwise or when ``WARDWATCH_PURE_PYTHON`` is set. :func:`decode_numpy` is the reference: the
+tests compare the two on every fixture capture and on generated and mutated frames.
+
 Addresses are two ``uint64`` per address (``hi``, ``lo``: the 128-bit IPv6 address); IPv4 is the
 mapped form ``::ffff:a.b.c.d``. :func:`format_ip` and :func:`format_mac` turn them into text.
 """
@@ -31,11 +36,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from wardwatch.sensor.capture._common import native
 from wardwatch.sensor.capture.batch import LinkType, PacketBatch
 
 I64 = npt.NDArray[np.int64]
@@ -177,8 +183,63 @@ def _gather(data: U8, base: I64, width: int) -> U8:
     return out
 
 
+#: The dtypes of ``Decoded``'s arrays in field order: what ``decode_into`` fills.
+_OUT_DTYPES: Final = (
+    np.uint8,  # error
+    np.uint64,  # src_mac
+    np.uint64,  # dst_mac
+    np.int64,  # ethertype
+    np.int32,  # vlan
+    np.int64,  # l3_off
+    np.uint8,  # ip_version
+    np.uint64,  # src_hi
+    np.uint64,  # src_lo
+    np.uint64,  # dst_hi
+    np.uint64,  # dst_lo
+    np.uint8,  # ip_proto
+    np.uint8,  # ttl
+    np.bool_,  # df
+    np.bool_,  # fragment
+    np.bool_,  # frag_nonfirst
+    np.uint8,  # transport
+    np.int64,  # l4_off
+    np.int32,  # src_port
+    np.int32,  # dst_port
+    np.int32,  # tcp_flags
+    np.int64,  # tcp_seq
+    np.int64,  # tcp_ack
+    np.int32,  # tcp_window
+    np.int32,  # tcp_hdr_len
+    np.int64,  # pay_off
+    np.int64,  # pay_len
+    np.int64,  # pay_wire
+)
+
+
 def decode(batch: PacketBatch) -> Decoded:
-    """Decode the link, network and transport headers of every packet of ``batch``."""
+    """Decode the link, network and transport headers of every packet of ``batch``.
+
+    The C extension does it when built (unless ``WARDWATCH_PURE_PYTHON`` is set), else
+    :func:`decode_numpy`; both give the same arrays.
+    """
+    nat = native()
+    if nat is None:
+        return decode_numpy(batch)
+    n = len(batch)
+    # C fills every element of every array, so they need no initialisation here.
+    out: list[npt.NDArray[Any]] = [np.empty(n, dtype=dt) for dt in _OUT_DTYPES]
+    nat.decode_into(
+        np.ascontiguousarray(batch.data, dtype=np.uint8),
+        np.ascontiguousarray(batch.offset, dtype=np.int64),
+        np.ascontiguousarray(batch.caplen, dtype=np.int32),
+        np.ascontiguousarray(batch.linktype, dtype=np.int32),
+        *out,
+    )
+    return Decoded(*out)
+
+
+def decode_numpy(batch: PacketBatch) -> Decoded:
+    """:func:`decode` with NumPy array operations: the fallback, and the reference for the C code."""
     n = len(batch)
     data = batch.data if batch.data.size else np.zeros(1, dtype=np.uint8)
     start = batch.offset.astype(np.int64, copy=False)

@@ -1,0 +1,19 @@
+"""Build the optional C extension; every other setting is in pyproject.toml.
+
+``optional=True``: where there is no C compiler (or no Python headers) the build prints a
+warning and the install still succeeds; wardwatch then runs the NumPy code that the C code
+mirrors (``wardwatch.sensor.flows.decode.decode_numpy`` and the pcap reader's record walk).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "wardwatch.sensor._native",
+            ["src/wardwatch/sensor/_native.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        )
+    ]
+)
