@@ -31,6 +31,7 @@ from wardwatch.sensor.capture.errors import CaptureError, ReadStats
 from wardwatch.sensor.capture.reader import read_packets
 from wardwatch.sensor.flows.decode import T_L2, decode
 from wardwatch.sensor.flows.engine import SensorConfig, SensorEngine, SensorOutput
+from wardwatch.sensor.gctune import packet_path_gc
 from wardwatch.store.ports import Sighting
 
 _P1 = np.uint64(0x9E3779B97F4A7C15)
@@ -90,6 +91,11 @@ class ShardResult:
 
 def run_shard(source: str, index: int, workers: int, config: SensorConfig | None) -> ShardResult:
     """Meter shard ``index`` of ``source`` (runs in a worker process)."""
+    with packet_path_gc():
+        return _run_shard(source, index, workers, config)
+
+
+def _run_shard(source: str, index: int, workers: int, config: SensorConfig | None) -> ShardResult:
     engine = SensorEngine(config)
     read = ReadStats()
     total = SensorOutput()

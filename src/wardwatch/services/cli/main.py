@@ -18,6 +18,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from wardwatch.sensor.gctune import packet_path_gc
 from wardwatch.services import present
 from wardwatch.services.cli.common import DEFAULT_DB, err, fail, opened_store, out, state
 from wardwatch.services.discovery import DiscoverySummary, SourceSummary, discover
@@ -85,7 +86,7 @@ def discover_cmd(
             transient=True,
             disable=not err.is_terminal,
         )
-        with progress:
+        with progress, packet_path_gc():
             summary = discover(store, paths, progress=_RichProgress(progress), workers=workers)
     if output == "json":
         out.print_json(json.dumps(_summary_json(summary)))

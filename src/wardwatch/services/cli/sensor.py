@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from wardwatch.sensor.gctune import packet_path_gc
 from wardwatch.services.cli.common import err, fail, opened_store, out
 
 
@@ -90,7 +91,7 @@ def register(app: typer.Typer) -> None:
 
         err.print(f"capturing on {interface} (passive){' filter ' + repr(bpf) if bpf else ''}; Ctrl-C stops")
         try:
-            with opened_store() as store:
+            with opened_store() as store, packet_path_gc():
                 summary = run_live(
                     store,
                     interface=interface,

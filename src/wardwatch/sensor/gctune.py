@@ -1,0 +1,35 @@
+"""Garbage-collector settings for the packet path.
+
+The packet path allocates many small objects (flow states, observations, contexts) that are
+almost never part of reference cycles, and keeps hundreds of thousands of them alive (the flow
+table). With CPython's default thresholds the cyclic collector then runs every 700 allocations
+and its older generations rescan the whole live table again and again: 10-15 % of the engine's
+CPU time on the bench captures (bench/README.md). Reference counting still frees everything at
+once; only the search for cycles runs less often, so memory stays bounded by the same caps.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+#: Allocations between young-generation collections while packets are processed (default 700).
+PACKET_PATH_THRESHOLD = 100_000
+
+
+@contextmanager
+def packet_path_gc(threshold: int = PACKET_PATH_THRESHOLD) -> Iterator[None]:
+    """Collect cycles less often inside the block; the caller's settings come back after it.
+
+    Objects alive on entry (modules, knowledge tables, the store's metadata) are frozen, so the
+    collector never walks them again during the block.
+    """
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(old[0], threshold), old[1], max(old[2], 100))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
