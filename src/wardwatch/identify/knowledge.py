@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -15,6 +17,10 @@ _LEGAL_SUFFIX = re.compile(
     r"as|a/s|oy|plc|pty|kg|spa|s\.p\.a|srl|nv|kk|co\.,? ?ltd)\.?$",
     re.IGNORECASE,
 )
+
+#: Entries each memo of :class:`Knowledge` keeps at most: values carry serials and hostnames, so
+#: a long-running sensor would otherwise grow them without bound; past it, misses are computed.
+CACHE_LIMIT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +79,57 @@ class Knowledge:
     any_family: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     """All family patterns in one alternation: one search tells whether any family can match."""
     family_cache: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    rule_cache: dict[tuple[str, object], tuple[Any, ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """What the rules of one field conclude from one value, memoised by the identification engine
+    (``engine.observation_evidence``): many devices report the same values, and a field such as
+    ``bacnet.vendor_id`` has over a thousand rules. Not an ``__init__`` argument, so
+    ``dataclasses.replace`` with other rules starts with an empty cache."""
+    field_plans: dict[tuple[str, ...], Any] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """How the engine reads observations with a given set of field names (``engine._plan``)."""
+    vendor_cache: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """:meth:`canonical_vendor` results (each miss tries every vendors.json pattern)."""
+    vendor_index: dict[str, VendorEntry] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """vendors.json entries by canonical name (the first entry of a name, as a linear search finds)."""
+    family_needles: _FamilyNeedles | None = field(default=None, init=False, compare=False, repr=False)
+    """Which families an ASCII text can match at all, from literal text their patterns require
+    (see :func:`_family_needles`); None when the patterns do not allow that shortcut."""
 
     def family_for(self, text: str) -> Family | None:
         """The first (most specific) product family whose pattern occurs in ``text``, if any."""
         cached = self.family_cache.get(text)
         if cached is None:
-            cached = -1
-            if self.any_family is None or self.any_family.search(text) is not None:
-                cached = next((i for i, f in enumerate(self.families) if f.pattern.search(text)), -1)
-            if len(self.family_cache) < 100_000:  # bounded: texts carry serials, so they vary
+            cached = self._first_family(text)
+            if len(self.family_cache) < CACHE_LIMIT:  # bounded: texts carry serials, so they vary
                 self.family_cache[text] = cached
         return self.families[cached] if cached >= 0 else None
+
+    def _first_family(self, text: str) -> int:
+        needles = self.family_needles
+        if needles is not None and text.isascii():
+            # Only families whose required text occurs are searched, in file order. The answer is
+            # the same as below: the first family that matches (the alternation only says whether
+            # one does), but a miss no longer costs a search of every pattern.
+            lowered = text.lower()
+            candidates = set(needles.unfiltered)
+            for needle, owners in needles.single:
+                if needle in lowered:
+                    candidates.update(owners)
+            # Longer needles are looked up by their first two characters: only those that start
+            # with a pair the text contains can occur in it.
+            by_pair = needles.by_pair
+            for pair in {lowered[i : i + 2] for i in range(len(lowered) - 1)}:
+                for needle, owners in by_pair.get(pair, ()):
+                    if needle in lowered:
+                        candidates.update(owners)
+            families = self.families
+            return next((i for i in sorted(candidates) if families[i].pattern.search(text)), -1)
+        if self.any_family is None or self.any_family.search(text) is not None:
+            return next((i for i, f in enumerate(self.families) if f.pattern.search(text)), -1)
+        return -1
 
     def __post_init__(self) -> None:
         if self.any_family is None and self.families:
@@ -94,6 +140,9 @@ class Knowledge:
             for rule in self.rules:
                 index.setdefault(rule.field, []).append(rule)
             self.by_field.update({k: tuple(v) for k, v in index.items()})
+        for vendor in self.vendors:
+            self.vendor_index.setdefault(vendor.name, vendor)
+        object.__setattr__(self, "family_needles", _family_needles(self.families))
 
     @classmethod
     def bundled(cls) -> Knowledge:
@@ -102,6 +151,14 @@ class Knowledge:
 
     def canonical_vendor(self, raw: str) -> str:
         """A maker's canonical name: the vendors.json entry that matches, else the cleaned string."""
+        cached = self.vendor_cache.get(raw)
+        if cached is None:
+            cached = self._canonical_vendor(raw)
+            if len(self.vendor_cache) < CACHE_LIMIT:
+                self.vendor_cache[raw] = cached
+        return cached
+
+    def _canonical_vendor(self, raw: str) -> str:
         text = " ".join(raw.split())
         for vendor in self.vendors:
             if vendor.pattern.search(text):
@@ -118,10 +175,114 @@ class Knowledge:
 
     def vendor(self, name: str) -> VendorEntry | None:
         """The vendors.json entry of a canonical name."""
-        for vendor in self.vendors:
-            if vendor.name == name:
-                return vendor
+        return self.vendor_index.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class _FamilyNeedles:
+    """Needles with the families that require them (or another of their needles): one-character
+    needles in ``single``, longer ones in ``by_pair`` by their first two characters;
+    ``unfiltered``: families without needles, always searched."""
+
+    single: tuple[tuple[str, tuple[int, ...]], ...]
+    by_pair: dict[str, tuple[tuple[str, tuple[int, ...]], ...]]
+    unfiltered: tuple[int, ...]
+
+
+# The parser behind re.compile: reading a pattern's structure is the only way to know which
+# literal text every match contains.
+_PARSER: Any = importlib.import_module("re._parser")
+_OPS: Any = importlib.import_module("re._constants")
+_REPEATS = frozenset(
+    getattr(_OPS, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(_OPS, name)
+)
+_PLAIN_FLAGS = re.IGNORECASE | re.UNICODE
+
+
+def _family_needles(families: Sequence[Family]) -> _FamilyNeedles | None:
+    """For each family, lower-case ASCII strings one of which every match in an ASCII text contains.
+
+    Why this is exact for ASCII text: under IGNORECASE an ASCII letter of the pattern matches
+    only its two ASCII cases there, so a required literal run, lower-cased, occurs in the
+    lower-cased text whenever the pattern matches (non-ASCII literals and every other construct
+    just end a run). Families without a required run are always searched. None (no shortcut)
+    when a pattern has flags or back-references that the alternation in ``any_family`` would
+    read differently, because ``family_for`` must keep answering -1 exactly when it does.
+    """
+    index: dict[str, list[int]] = {}
+    unfiltered: list[int] = []
+    for i, family in enumerate(families):
+        if family.pattern.flags & ~_PLAIN_FLAGS:
+            return None
+        try:
+            tree = _PARSER.parse(family.pattern.pattern, family.pattern.flags)
+        except Exception:  # a parser of another Python version: do without the shortcut
+            return None
+        if _has_reference(tree):
+            return None
+        needles = _required(list(tree))
+        if not needles:
+            unfiltered.append(i)
+            continue
+        for needle in needles:
+            index.setdefault(needle, []).append(i)
+    by_pair: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+    single: list[tuple[str, tuple[int, ...]]] = []
+    for needle, owners in sorted(index.items()):
+        if len(needle) == 1:
+            single.append((needle, tuple(owners)))
+        else:
+            by_pair.setdefault(needle[:2], []).append((needle, tuple(owners)))
+    return _FamilyNeedles(
+        single=tuple(single),
+        by_pair={pair: tuple(entries) for pair, entries in by_pair.items()},
+        unfiltered=tuple(unfiltered),
+    )
+
+
+def _has_reference(tree: Any) -> bool:
+    """Whether a parsed pattern refers to a group anywhere (``\\1``, ``(?P=name)``, ``(?(1)...)``)."""
+    for op, av in tree:
+        if op in (_OPS.GROUPREF, _OPS.GROUPREF_EXISTS):
+            return True
+        # Nested patterns sit in the argument itself (atomic groups), in a tuple (groups,
+        # repeats, look-arounds) or in a list of them (alternatives).
+        items = [av] if isinstance(av, _PARSER.SubPattern) else av if isinstance(av, tuple | list) else ()
+        for item in items:
+            nested = item if isinstance(item, list) else [item]
+            if any(isinstance(n, _PARSER.SubPattern) and _has_reference(n) for n in nested):
+                return True
+    return False
+
+
+def _required(items: list[Any]) -> frozenset[str] | None:
+    """Needles of a sequence of parsed items: of every set that one of them must occur in, the one
+    whose shortest needle is longest (the most selective); None when there is no such set."""
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, av in items:
+        if op is _OPS.LITERAL and av < 128:
+            run.append(chr(av).lower())
+            continue
+        if run:
+            options.append(frozenset(("".join(run),)))
+            run = []
+        sub: frozenset[str] | None = None
+        if op is _OPS.SUBPATTERN:
+            sub = _required(list(av[-1]))
+        elif op is _OPS.BRANCH:
+            parts = [_required(list(branch)) for branch in av[1]]
+            if parts and all(parts):
+                sub = frozenset().union(*(p for p in parts if p))
+        elif op in _REPEATS and av[0] >= 1:
+            sub = _required(list(av[2]))
+        if sub:
+            options.append(sub)
+    if run:
+        options.append(frozenset(("".join(run),)))
+    if not options:
         return None
+    return max(options, key=lambda option: min(len(n) for n in option))
 
 
 def _compile(pattern: str) -> re.Pattern[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from wardwatch.identify.engine import identify
 from wardwatch.identify.knowledge import Knowledge
@@ -52,6 +53,7 @@ class _Host:
         self.ips[ip] = (min(entry[0], first_ns), max(entry[1], last_ns), kept)
 
 
+@lru_cache(maxsize=65_536)  # called for every sighting and observation (twice); MACs recur
 def _usable_mac(mac: str | None) -> str | None:
     if not mac or mac == _NO_MAC or is_multicast(mac):
         return None
@@ -74,13 +76,16 @@ def _bindings(observations: Iterable[StoredObservation]) -> dict[str, dict[str, 
     """mac -> ip -> (first, last, protocol) from ARP and DHCP."""
     bound: dict[str, dict[str, tuple[int, int, str]]] = {}
     for obs in observations:
+        leased = obs.fields.get("dhcp.leased_ip")
+        bound_ip = obs.ip if obs.protocol in ("arp", "dhcp") else None
+        if not bound_ip and not isinstance(leased, str):
+            continue  # most observations bind nothing: no MAC check, no list
         mac = _usable_mac(obs.mac)
         if mac is None:
             continue
         ips: list[str] = []
-        if obs.protocol in ("arp", "dhcp") and obs.ip:
-            ips.append(obs.ip)
-        leased = obs.fields.get("dhcp.leased_ip")
+        if bound_ip:
+            ips.append(bound_ip)
         if isinstance(leased, str):
             ips.append(leased)
         for ip in ips:
@@ -124,13 +129,15 @@ def build_devices(
     routers = {mac for mac, ips in foreign.items() if len(ips) > ROUTER_MIN_FOREIGN_IPS}
 
     hosts: dict[str, _Host] = {}
+    by_mac: dict[str, _Host] = {}  # the "mac:" hosts by MAC, without building the key per lookup
 
     def host_for_mac(mac: str, first: int, last: int) -> _Host:
-        key = f"mac:{mac}"
-        host = hosts.get(key)
+        host = by_mac.get(mac)
         if host is None:
-            host = hosts[key] = _Host(key=key, mac=mac, first_ns=first, last_ns=last)
-        host.see(first, last)
+            key = f"mac:{mac}"
+            host = hosts[key] = by_mac[mac] = _Host(key=key, mac=mac, first_ns=first, last_ns=last)
+        else:
+            host.see(first, last)
         return host
 
     def host_for_ip(ip: str, first: int, last: int) -> _Host | None:
@@ -169,7 +176,15 @@ def build_devices(
         o_mac = _usable_mac(obs.mac)
         target: _Host | None
         if o_mac is not None and (o_mac not in routers or obs.ip is None or owner.get(obs.ip) == o_mac):
-            target = host_for_mac(o_mac, obs.first_ns, obs.last_ns)
+            # host_for_mac, inlined: this loop runs once per observation.
+            target = by_mac.get(o_mac)
+            if target is None:
+                target = host_for_mac(o_mac, obs.first_ns, obs.last_ns)
+            else:
+                if obs.first_ns < target.first_ns:
+                    target.first_ns = obs.first_ns
+                if obs.last_ns > target.last_ns:
+                    target.last_ns = obs.last_ns
         elif obs.ip:
             target = host_for_ip(obs.ip, obs.first_ns, obs.last_ns)
             if target is not None and target.mac is None:
