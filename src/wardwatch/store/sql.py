@@ -9,10 +9,12 @@
 
 Bulk merges are ``INSERT … ON CONFLICT DO UPDATE`` statements, after combining duplicates within
 the batch in Python (PostgreSQL refuses to update the same row twice in one statement, and it
-saves round trips on both engines). SQLite gets them with ``executemany`` in chunks of
-:data:`CHUNK` rows (an in-process C loop). On PostgreSQL, ``executemany`` still costs one
-statement per row, so batches of :data:`COPY_MIN_ROWS` or more are streamed with ``COPY`` into a
-temporary staging table and merged by one ``INSERT … SELECT … ON CONFLICT`` (same update rule).
+saves round trips on both engines). SQLite gets the sensor-output merges as one ``executemany``
+of the compiled statement with plain tuples, straight to the driver (an in-process C loop).
+On PostgreSQL, ``executemany`` still costs one statement per row, so batches of
+:data:`COPY_MIN_ROWS` or more are streamed with ``COPY`` into a temporary staging table and merged
+by one ``INSERT … SELECT … ON CONFLICT`` (same update rule). Sensor-output merges do not rewrite
+rows the update would leave unchanged, so re-merging known data writes next to nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +41,11 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    Text,
     and_,
+    bindparam,
     case,
+    cast,
     create_engine,
     delete,
     event,
@@ -418,6 +425,193 @@ def _conversation_rows(conversations: Iterable[Conversation]) -> list[dict[str, 
     return list(rows.values())
 
 
+# The bulk write path below builds each table's rows as tuples in table column order, sorted by
+# key: no dict per row, no SQLAlchemy parameter processing per row (which cost more than SQLite's
+# own work), and index pages touched in key order. The ``*_rows`` functions above stay the
+# reference form of the same rules (the in-memory fake uses them).
+
+
+def _combined_observations(
+    observations: Iterable[Observation], counts: Mapping[str, int] | None
+) -> dict[str, list[Any]]:
+    """uid -> [an occurrence, first_ns, first_flow_uid, last_ns, last_flow_uid, count], combined
+    with the rules of :func:`_observation_rows` (this is its hot loop, without a dict per row)."""
+    rows: dict[str, list[Any]] = {}
+    get = rows.get
+    for obs in observations:
+        uid = obs.uid
+        ts, flow_uid = obs.ts_ns, obs.flow_uid
+        row = get(uid)
+        if row is None:
+            rows[uid] = [obs, ts, flow_uid, ts, flow_uid, 1]
+            continue
+        if ts < row[1] or (ts == row[1] and flow_uid < row[2]):
+            row[1], row[2] = ts, flow_uid
+        if ts > row[3] or (ts == row[3] and flow_uid > row[4]):
+            row[3], row[4] = ts, flow_uid
+        row[5] += 1
+    if counts:
+        for uid, row in rows.items():
+            total = counts.get(uid, 0)
+            if total > row[5]:
+                row[5] = total
+    return rows
+
+
+def _observation_tuples(
+    combined: dict[str, list[Any]], encode: Callable[[dict[str, FieldValue]], Any]
+) -> list[tuple[Any, ...]]:
+    """Rows in ``observation`` column order, by uid; ``fields`` is passed through ``encode``."""
+    rows = []
+    for uid in sorted(combined):
+        obs, first_ns, first_flow, last_ns, last_flow, n = combined[uid]
+        rows.append(
+            (
+                uid,
+                obs.protocol,
+                obs.mac,
+                obs.ip,
+                encode(obs.fields),
+                first_ns,
+                last_ns,
+                first_flow,
+                last_flow,
+                n,
+            )
+        )
+    return rows
+
+
+#: SQLite's largest rowid (see :meth:`SqlTransaction._sqlite_merge`).
+_SQLITE_MAX_ROWID = 2**63 - 1
+
+
+def _changes(table: Table, set_: Mapping[str, Any]) -> ColumnElement[bool]:
+    """True when an ``ON CONFLICT DO UPDATE SET set_`` would change the stored row.
+
+    As the update's WHERE it skips rows the merge leaves as they are: the stored values are the
+    same, but neither engine rewrites the row (a re-merge of known data then writes nothing).
+    """
+    return or_(*(expr.is_distinct_from(table.c[name]) for name, expr in set_.items()))
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _reused_json_dumps() -> Callable[[Any], str]:
+    """``json.dumps`` with its default arguments, for acyclic values, making CPython's C encoder
+    once instead of on every call (half the cost of serialising a small ``fields`` dict).
+
+    Falls back to ``json.dumps`` itself where that encoder is missing or does not give the same
+    text (it is an implementation detail of the json module).
+    """
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:
+        return json.dumps
+    try:
+        encode = make_encoder(
+            None,  # no circular-reference check: observation fields are flat
+            json.JSONEncoder().default,  # the same TypeError for what JSON cannot hold
+            json.encoder.encode_basestring_ascii,
+            None,
+            ": ",
+            ", ",
+            False,
+            False,
+            True,
+        )
+
+        def dumps(value: Any) -> str:
+            return "".join(encode(value, 0))
+
+        sample = {"a": "é\n", "b": (1, "x"), "c": True, "d": None, "e": 1.5, "f": []}
+        if dumps(sample) == json.dumps(sample):
+            return dumps
+    except Exception:  # a changed signature: not worth failing over
+        pass
+    return json.dumps
+
+
+_json_dumps = _reused_json_dumps()
+
+
+def _flow_tuple(f: Flow) -> tuple[Any, ...]:
+    """:func:`_flow_row` as a tuple in ``flow`` column order."""
+    return (
+        f.uid,
+        str(f.transport),
+        f.a_mac,
+        f.a_ip,
+        f.a_port,
+        f.b_mac,
+        f.b_ip,
+        f.b_port,
+        f.vlan,
+        f.ethertype,
+        f.first_ns,
+        f.last_ns,
+        f.packets_ab,
+        f.packets_ba,
+        f.bytes_ab,
+        f.bytes_ba,
+        f.server,
+        f.ended_by,
+    )
+
+
+def _flow_tuples(flows: Iterable[Flow]) -> list[tuple[Any, ...]]:
+    """:func:`_flow_rows` as tuples by uid; only a uid given twice goes through the dict rules."""
+    first: dict[str, Flow] = {}
+    repeated: dict[str, dict[str, Any]] = {}
+    for f in flows:
+        seen = first.setdefault(f.uid, f)
+        if seen is not f:
+            row = repeated.get(f.uid)
+            if row is None:
+                row = repeated[f.uid] = _flow_row(seen)
+            _combine_flow(row, _flow_row(f))
+    names = s.flow.columns.keys()
+    rows = [
+        _flow_tuple(f) if uid not in repeated else tuple(repeated[uid][n] for n in names)
+        for uid, f in first.items()
+    ]
+    rows.sort(key=itemgetter(0))
+    return rows
+
+
+def _conversation_tuples(conversations: Iterable[Conversation]) -> list[tuple[Any, ...]]:
+    """:func:`_conversation_rows` as tuples in ``conversation`` column order, by key."""
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    for c in conversations:
+        k = (
+            _key(c.client_ip),
+            _key(c.client_mac),
+            _key(c.server_ip),
+            _key(c.server_mac),
+            str(c.transport),
+            c.server_port,
+        )
+        row = rows.get(k)
+        if row is None:
+            rows[k] = [c.first_ns, c.last_ns, c.flows, c.packets, c.bytes]
+            continue
+        if c.first_ns < row[0]:
+            row[0] = c.first_ns
+        for i, value in ((1, c.last_ns), (2, c.flows), (3, c.packets), (4, c.bytes)):
+            if value > row[i]:
+                row[i] = value
+    return [(*k, *rows[k]) for k in sorted(rows)]
+
+
+def _tuples(table: Table, rows: list[dict[str, Any]], key: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Dict rows as tuples in ``table`` column order, sorted by ``key``."""
+    names = table.columns.keys()
+    out = [tuple(row[n] for n in names) for row in rows]
+    out.sort(key=itemgetter(*(names.index(k) for k in key)))
+    return out
+
+
 def _stored_observation(r: Row[Any]) -> StoredObservation:
     return StoredObservation(
         uid=r.uid,
@@ -433,6 +627,38 @@ def _stored_observation(r: Row[Any]) -> StoredObservation:
     )
 
 
+_JSON_DECODER = json.JSONDecoder()
+
+
+def _observation_page(rows: Iterable[tuple[Any, ...]]) -> list[StoredObservation]:
+    """Stored observations from (uid, protocol, mac, ip, fields as JSON text, first_ns, last_ns,
+    first_flow_uid, last_flow_uid, count) rows: the same values as :func:`_stored_observation`."""
+    decode = _JSON_DECODER.raw_decode
+    page: list[StoredObservation] = []
+    for uid, protocol, mac, ip, raw, first_ns, last_ns, first_flow_uid, last_flow_uid, count in rows:
+        if isinstance(raw, str):
+            # raw_decode skips json.loads' checks for surrounding whitespace; text it does not
+            # consume entirely goes through json.loads, so the outcome (or error) is the same.
+            try:
+                fields, end = decode(raw)
+            except ValueError:
+                end = -1
+            if end != len(raw):
+                fields = json.loads(raw)
+            # Without a "[" the document holds no array, so no value needs to become a tuple.
+            if "[" in raw:
+                fields = _fields_from_json(fields)
+        else:  # a driver that decoded the JSON itself
+            fields = _fields_from_json(raw)
+        # Positional (field order of StoredObservation): measurably cheaper per row than keywords.
+        page.append(
+            StoredObservation(
+                uid, protocol, mac, ip, fields, first_ns, last_ns, first_flow_uid, last_flow_uid, count
+            )
+        )
+    return page
+
+
 def _evidence(r: Row[Any]) -> Evidence:
     return Evidence(
         attribute=Attribute(r.attribute),
@@ -444,6 +670,22 @@ def _evidence(r: Row[Any]) -> Evidence:
         last_ns=r.last_ns,
         detail=r.detail,
     )
+
+
+#: Column order of the rows :meth:`SqlTransaction._save_chunk` writes and compares.
+_ATTRIBUTE_COLUMNS = ("device_id", "attribute", "value", "confidence", "chosen_by", "conflict_count")
+_EVIDENCE_COLUMNS = (
+    "device_id",
+    "seq",
+    "attribute",
+    "value",
+    "confidence",
+    "rule",
+    "observation_uid",
+    "first_ns",
+    "last_ns",
+    "detail",
+)
 
 
 # --------------------------------------------------------------------------- transaction
@@ -516,35 +758,53 @@ class SqlTransaction:
         *,
         count_new: bool = False,
     ) -> int:
-        """PostgreSQL bulk merge: COPY into ``pg_temp._stage_<table>``, then one INSERT … SELECT.
-
-        With ``count_new``, returns how many staged keys were not yet in the table (else 0).
-        """
-        stage_name = f"_stage_{table.name}"
+        """PostgreSQL bulk merge of dict rows: see :meth:`_copy_merge`."""
         columns = [c for c in table.columns if c.name in rows[0]]
         names = [c.name for c in columns]
+        json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
+        tuples = [
+            tuple(_compact_json(row[n]) if n in json_columns else row[n] for n in names) for row in rows
+        ]
+        return self._copy_merge(table, names, tuples, key, update, count_new=count_new)
+
+    def _copy_merge(
+        self,
+        table: Table,
+        names: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        key: Sequence[str],
+        update: Callable[[Any], dict[str, Any]],
+        *,
+        count_new: bool = False,
+        skip_unchanged: bool = False,
+    ) -> int:
+        """PostgreSQL bulk merge: COPY into ``pg_temp._stage_<table>``, then one INSERT … SELECT.
+
+        ``rows`` are tuples of the ``names`` columns, JSON columns already serialised. With
+        ``count_new``, returns how many staged keys were not yet in the table (else 0). With
+        ``skip_unchanged``, rows the update would leave as they are are not rewritten (no new
+        row version for PostgreSQL to write and vacuum; the stored values are the same).
+        """
+        stage_name = f"_stage_{table.name}"
         self._conn.exec_driver_sql(
             f'CREATE TEMPORARY TABLE IF NOT EXISTS "{stage_name}" (LIKE "{table.name}") ON COMMIT DROP'
         )
         self._conn.exec_driver_sql(f'TRUNCATE "{stage_name}"')
-        json_columns = {c.name for c in columns if isinstance(c.type, JSON)}
         raw = self._conn.connection.driver_connection
         assert raw is not None
         column_list = ", ".join(f'"{n}"' for n in names)
         with raw.cursor() as cur, cur.copy(f'COPY "{stage_name}" ({column_list}) FROM STDIN') as copy:
             for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[n], separators=(",", ":")) if n in json_columns else row[n]
-                        for n in names
-                    ]
-                )
-        cache_key = (self._conn.dialect.name, "copy-upsert", table.name)
+                copy.write_row(row)
+        cache_key = (self._conn.dialect.name, "copy-merge" if skip_unchanged else "copy-upsert", table.name)
         stmt_ = _STATEMENTS.get(cache_key)
         if stmt_ is None:
-            stage = Table(stage_name, MetaData(), *(Column(c.name, c.type) for c in columns))
+            stage = Table(stage_name, MetaData(), *(Column(n, table.c[n].type) for n in names))
             stmt = postgresql.insert(table).from_select(names, select(*(stage.c[n] for n in names)))
-            stmt_ = stmt.on_conflict_do_update(index_elements=list(key), set_=update(stmt.excluded))
+            set_ = update(stmt.excluded)
+            stmt_ = stmt.on_conflict_do_update(
+                index_elements=list(key), set_=set_, where=_changes(table, set_) if skip_unchanged else None
+            )
             _STATEMENTS[cache_key] = stmt_
         new = 0
         if count_new:
@@ -559,7 +819,9 @@ class SqlTransaction:
         return new
 
     def _device_upsert(self) -> Any:
-        cache_key = (self._conn.dialect.name, "upsert", "device")
+        # No RETURNING: SQLite cannot match returned rows to parameters for an upsert, so
+        # SQLAlchemy would run it once per row; _save_chunk reads the ids by key instead.
+        cache_key = (self._conn.dialect.name, "upsert-many", "device")
         stmt_ = _STATEMENTS.get(cache_key)
         if stmt_ is None:
             t = s.device
@@ -575,9 +837,35 @@ class SqlTransaction:
                     "updated_at": ex.updated_at,
                     **{name: ex[name] for name in s.DENORMALISED},
                 },
-            ).returning(t.c.id, sort_by_parameter_order=True)
+            )
             _STATEMENTS[cache_key] = stmt_
         return stmt_
+
+    def _insert_rows(self, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Plain INSERT of many rows given as tuples in ``names`` order (no types need processing).
+
+        SQLite gets one ``executemany`` of the driver statement (building SQLAlchemy parameters
+        per row cost more than the insert); PostgreSQL large batches stream through ``COPY``.
+        """
+        if not rows:
+            return
+        if not self._pg:
+            quote = self._conn.dialect.identifier_preparer.quote
+            sql = (
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+                f"VALUES ({', '.join('?' for _ in names)})"
+            )
+            self._conn.exec_driver_sql(sql, rows)
+        elif len(rows) >= COPY_MIN_ROWS:
+            raw = self._conn.connection.driver_connection
+            assert raw is not None
+            column_list = ", ".join(f'"{n}"' for n in names)
+            with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            for chunk in _chunks(rows):
+                self._conn.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in chunk])
 
     # --- captures ---
 
@@ -633,17 +921,34 @@ class SqlTransaction:
         capture does not double it. Ties on a timestamp go to the smaller (first) or larger (last)
         flow uid, which makes the result independent of merge order.
         """
-        rows = _observation_rows(observations, counts)
+        combined = _combined_observations(observations, counts)
+        if not combined:
+            return 0
         t = s.observation
-        if self._pg and len(rows) >= COPY_MIN_ROWS:
-            return self._copy_upsert(t, rows, ["uid"], self._observation_update, count_new=True)
+        if not self._pg:
+            # The text SQLAlchemy's JSON type would store, so both paths write the same rows.
+            serialize = getattr(self._conn.dialect, "_json_serializer", None) or _json_dumps
+            rows = _observation_tuples(combined, serialize)
+            return self._sqlite_merge(t, ["uid"], self._observation_update, rows, count_new=True)
+        if len(combined) >= COPY_MIN_ROWS:
+            rows = _observation_tuples(combined, _compact_json)
+            return self._copy_merge(
+                t,
+                t.columns.keys(),
+                rows,
+                ["uid"],
+                self._observation_update,
+                count_new=True,
+                skip_unchanged=True,
+            )
+        names = t.columns.keys()
+        dicts = [dict(zip(names, row, strict=True)) for row in _observation_tuples(combined, _fields_to_json)]
         new = 0
-        for chunk in _chunks(rows):
+        for chunk in _chunks(dicts):
             uids = [r["uid"] for r in chunk]
             known = self._conn.execute(select(func.count()).where(t.c.uid.in_(uids))).scalar_one()
             new += len(chunk) - int(known)
-
-        self._upsert(t, rows, ["uid"], self._observation_update)
+        self._upsert(t, dicts, ["uid"], self._observation_update)
         return new
 
     def _observation_update(self, ex: Any) -> dict[str, Any]:
@@ -674,21 +979,21 @@ class SqlTransaction:
     def merge_flows(self, flows: Iterable[Flow]) -> None:
         """Store flows by uid; the same uid again keeps the larger counters and wider times, and
         ``ended_by`` (and ``server``, when known) of the record that ends later."""
+        self._merge(s.flow, ["uid"], self._flow_update, _flow_tuples(flows))
+
+    def _flow_update(self, ex: Any) -> dict[str, Any]:
+        """The merge rule of flows (see :meth:`merge_flows`)."""
         t = s.flow
-
-        def update(ex: Any) -> dict[str, Any]:
-            later = ex.last_ns > t.c.last_ns
-            return {
-                "first_ns": self._least(t.c.first_ns, ex.first_ns),
-                "last_ns": self._greatest(t.c.last_ns, ex.last_ns),
-                **{c: self._greatest(t.c[c], ex[c]) for c in _FLOW_COUNTERS},
-                "ended_by": case((later, ex.ended_by), else_=t.c.ended_by),
-                "server": case(
-                    (later, func.coalesce(ex.server, t.c.server)), else_=func.coalesce(t.c.server, ex.server)
-                ),
-            }
-
-        self._upsert(t, _flow_rows(flows), ["uid"], update)
+        later = ex.last_ns > t.c.last_ns
+        return {
+            "first_ns": self._least(t.c.first_ns, ex.first_ns),
+            "last_ns": self._greatest(t.c.last_ns, ex.last_ns),
+            **{c: self._greatest(t.c[c], ex[c]) for c in _FLOW_COUNTERS},
+            "ended_by": case((later, ex.ended_by), else_=t.c.ended_by),
+            "server": case(
+                (later, func.coalesce(ex.server, t.c.server)), else_=func.coalesce(t.c.server, ex.server)
+            ),
+        }
 
     def merge_sightings(self, sightings: Iterable[Sighting]) -> None:
         """Key (mac, ip): first=min, last=max, packets/bytes=max, ttl=max."""
@@ -700,7 +1005,8 @@ class SqlTransaction:
                 **{c: self._greatest(t.c[c], ex[c]) for c in ("last_ns", "packets", "bytes", "ttl")},
             }
 
-        self._upsert(t, _sighting_rows(sightings), ["mac", "ip"], update)
+        key = ["mac", "ip"]
+        self._merge(t, key, update, _tuples(t, _sighting_rows(sightings), key))
 
     def merge_conversations(self, conversations: Iterable[Conversation]) -> None:
         """Key (client_ip, client_mac, server_ip, server_mac, transport, server_port):
@@ -713,7 +1019,94 @@ class SqlTransaction:
                 **{c: self._greatest(t.c[c], ex[c]) for c in ("last_ns", "flows", "packets", "bytes")},
             }
 
-        self._upsert(t, _conversation_rows(conversations), _CONVERSATION_KEY, update)
+        self._merge(t, _CONVERSATION_KEY, update, _conversation_tuples(conversations))
+
+    def _merge(
+        self,
+        table: Table,
+        key: Sequence[str],
+        update: Callable[[Any], dict[str, Any]],
+        rows: list[tuple[Any, ...]],
+    ) -> None:
+        """Merge ``rows`` (tuples in table column order, one per key) with ``update`` on conflict."""
+        if not rows:
+            return
+        if not self._pg:
+            self._sqlite_merge(table, key, update, rows)
+        elif len(rows) >= COPY_MIN_ROWS:
+            self._copy_merge(table, table.columns.keys(), rows, key, update, skip_unchanged=True)
+        else:
+            names = table.columns.keys()
+            self._upsert(table, [dict(zip(names, row, strict=True)) for row in rows], key, update)
+
+    def _sqlite_merge(
+        self,
+        table: Table,
+        key: Sequence[str],
+        update: Callable[[Any], dict[str, Any]],
+        rows: list[tuple[Any, ...]],
+        *,
+        count_new: bool = False,
+    ) -> int:
+        """SQLite bulk merge: one ``executemany`` of the upsert's SQL text. With ``count_new``,
+        returns how many rows were new (else 0); no key may come twice in ``rows``.
+
+        The statement is built from the same SQLAlchemy construct as on PostgreSQL (so the same
+        rule), compiled once; handing tuples straight to the driver skips SQLAlchemy's per-row
+        parameter processing, which cost more than SQLite's work (``rows`` must need none: JSON
+        already serialised). Rows the update would not change are not rewritten.
+
+        New rows are counted by rowid: SQLite gives an inserted row one more than the table's
+        largest rowid, and an upsert that updates keeps the row's rowid, so the rows above the
+        largest rowid from before are exactly the inserted ones. Only when that largest rowid is
+        the maximum integer does SQLite pick them at random; the keys are then counted up front.
+        """
+        sql = self._sqlite_merge_sql(table, key, update)
+        if not count_new:
+            self._conn.exec_driver_sql(sql, rows)
+            return 0
+        name = self._conn.dialect.identifier_preparer.quote(table.name)
+        before = int(self._conn.exec_driver_sql(f"SELECT coalesce(max(rowid), 0) FROM {name}").scalar_one())
+        known = None
+        if before > _SQLITE_MAX_ROWID - len(rows):
+            known = self._count_known(table, key, rows)
+        self._conn.exec_driver_sql(sql, rows)
+        if known is not None:
+            return len(rows) - known
+        return int(
+            self._conn.exec_driver_sql(f"SELECT count(*) FROM {name} WHERE rowid > ?", (before,)).scalar_one()
+        )
+
+    def _count_known(self, table: Table, key: Sequence[str], rows: list[tuple[Any, ...]]) -> int:
+        """How many of ``rows`` (tuples in table column order) have a key already stored."""
+        names = table.columns.keys()
+        positions = [names.index(k) for k in key]
+        match = and_(*(table.c[k] == bindparam(k) for k in key))
+        q = select(func.count()).select_from(table).where(match)
+        return sum(
+            int(self._conn.execute(q, {k: row[i] for k, i in zip(key, positions, strict=True)}).scalar_one())
+            for row in rows
+        )
+
+    def _sqlite_merge_sql(
+        self, table: Table, key: Sequence[str], update: Callable[[Any], dict[str, Any]]
+    ) -> str:
+        """The upsert of :meth:`_sqlite_merge` as SQL text, parameters in table column order."""
+        cache_key = ("sqlite", "merge-sql", table.name)
+        text_ = _STATEMENTS.get(cache_key)
+        if text_ is None:
+            names = table.columns.keys()
+            stmt = sqlite.insert(table)
+            set_ = update(stmt.excluded)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(key), set_=set_, where=_changes(table, set_)
+            )
+            compiled = stmt.compile(dialect=self._conn.dialect, column_keys=names)
+            if list(compiled.positiontup or ()) != names:  # the tuples would bind to the wrong columns
+                raise AssertionError(f"unexpected parameter order for {table.name}: {compiled.positiontup}")
+            text_ = compiled.string
+            _STATEMENTS[cache_key] = text_
+        return text_
 
     def flow(self, uid: str) -> Flow | None:
         """The flow with this uid, or None."""
@@ -757,12 +1150,26 @@ class SqlTransaction:
     def iter_observations(self) -> Iterator[StoredObservation]:
         """Every stored observation, by uid, read in pages so memory stays flat on large stores."""
         t = s.observation
+        # The fields as JSON text, decoded here (see _observation_page): a rebuild reads every
+        # observation, and the JSON column's per-row result processing cost more than the query.
+        columns = (
+            t.c.uid,
+            t.c.protocol,
+            t.c.mac,
+            t.c.ip,
+            cast(t.c.fields, Text),
+            t.c.first_ns,
+            t.c.last_ns,
+            t.c.first_flow_uid,
+            t.c.last_flow_uid,
+            t.c["count"],
+        )
         after: str | None = None
         while True:
-            q = select(t).order_by(self._binary(t.c.uid)).limit(CHUNK)
+            q = select(*columns).order_by(self._binary(t.c.uid)).limit(CHUNK)
             if after is not None:
                 q = q.where(self._binary(t.c.uid) > after)
-            page = [_stored_observation(r) for r in self._conn.execute(q)]
+            page = _observation_page(self._conn.execute(q).all())
             yield from page
             if len(page) < CHUNK:
                 return
@@ -850,40 +1257,83 @@ class SqlTransaction:
             }
             for device, _ in items
         ]
-        # One INSERT … ON CONFLICT … RETURNING for the chunk ("insertmanyvalues"), ids in row order.
-        ids = [int(i) for i in self._conn.execute(self._device_upsert(), rows).scalars()]
-        self._conn.execute(delete(s.device_attribute).where(s.device_attribute.c.device_id.in_(ids)))
-        self._conn.execute(delete(s.evidence).where(s.evidence.c.device_id.in_(ids)))
-        attributes: list[dict[str, Any]] = []
-        evidence_rows: list[dict[str, Any]] = []
+        d = s.device
+        keys = [device.key for device, _ in items]
+        every = len(set(keys)) != len(keys)  # a key twice: write all, as the plain algorithm would
+        # A device row that the upsert would leave as it is (same values, first/last seen within
+        # the stored ones) only gets the new updated_at, in one UPDATE: the upsert rewrites every
+        # index of the row, which made it the dearest statement of a re-identification.
+        compared = ("mac", "mac_randomized", *s.DENORMALISED)
+        stored_rows = {
+            row[0]: row[1:]
+            for row in self._conn.execute(
+                select(d.c.key, d.c.id, d.c.first_ns, d.c.last_ns, *(d.c[n] for n in compared)).where(
+                    d.c.key.in_(keys)
+                )
+            ).all()
+        }
+        upserts: list[dict[str, Any]] = []
+        touched: list[int] = []
+        for row in rows:
+            stored = stored_rows.get(row["key"])
+            if (
+                not every
+                and stored is not None
+                and row["first_ns"] >= stored[1]
+                and row["last_ns"] <= stored[2]
+                and all(row[n] == value for n, value in zip(compared, stored[3:], strict=True))
+            ):
+                touched.append(int(stored[0]))
+            else:
+                upserts.append(row)
+        if upserts:
+            self._conn.execute(self._device_upsert(), upserts)
+        if touched:
+            self._conn.execute(d.update().where(d.c.id.in_(touched)).values(updated_at=now))
+        fresh = [row["key"] for row in upserts if row["key"] not in stored_rows]
+        by_key = {key: int(stored[0]) for key, stored in stored_rows.items()}
+        if fresh:
+            by_key.update(
+                (key, int(i))
+                for key, i in self._conn.execute(select(d.c.key, d.c.id).where(d.c.key.in_(fresh))).all()
+            )
+        ids = [by_key[key] for key in keys]
+        # Attributes and evidence are replaced only for devices where they differ from what is
+        # stored: a re-identification mostly concludes what the last one did, and reading the
+        # rows back costs far less than deleting and inserting them again. Same final rows.
+        stored_attributes, stored_evidence = self._stored_conclusions(ids)
+        changed: list[int] = []
+        attributes: list[tuple[Any, ...]] = []
+        evidence_rows: list[tuple[Any, ...]] = []
         ip_rows: dict[tuple[int, str], dict[str, Any]] = {}
         for device_id, (device, evidence) in zip(ids, items, strict=True):
-            attributes.extend(
-                {
-                    "device_id": device_id,
-                    "attribute": str(a.attribute),
-                    "value": a.value,
-                    "confidence": a.confidence,
-                    "chosen_by": a.chosen_by,
-                    "conflict_count": len(a.conflicts),
-                }
+            new_attributes = [
+                (device_id, str(a.attribute), a.value, a.confidence, a.chosen_by, len(a.conflicts))
                 for a in device.attributes.values()
-            )
-            evidence_rows.extend(
-                {
-                    "device_id": device_id,
-                    "seq": i,
-                    "attribute": str(e.attribute),
-                    "value": e.value,
-                    "confidence": e.confidence,
-                    "rule": e.rule,
-                    "observation_uid": e.observation_uid,
-                    "first_ns": e.first_ns,
-                    "last_ns": e.last_ns,
-                    "detail": e.detail,
-                }
+            ]
+            new_evidence = [
+                (
+                    device_id,
+                    i,
+                    str(e.attribute),
+                    e.value,
+                    e.confidence,
+                    e.rule,
+                    e.observation_uid,
+                    e.first_ns,
+                    e.last_ns,
+                    e.detail,
+                )
                 for i, e in enumerate(evidence)
-            )
+            ]
+            if (
+                every
+                or new_evidence != stored_evidence.get(device_id, [])
+                or sorted(new_attributes) != sorted(stored_attributes.get(device_id, []))
+            ):
+                changed.append(device_id)
+                attributes.extend(new_attributes)
+                evidence_rows.extend(new_evidence)
             for ip in device.ips:
                 old = ip_rows.get((device_id, ip.ip))
                 if old is None:
@@ -899,10 +1349,11 @@ class SqlTransaction:
                     old["source"] = ip.source
                 old["first_ns"] = min(old["first_ns"], ip.first_ns)
                 old["last_ns"] = max(old["last_ns"], ip.last_ns)
-        for rows_chunk in _chunks(attributes):
-            self._conn.execute(s.device_attribute.insert(), list(rows_chunk))
-        for rows_chunk in _chunks(evidence_rows):
-            self._conn.execute(s.evidence.insert(), list(rows_chunk))
+        if changed:
+            self._conn.execute(delete(s.device_attribute).where(s.device_attribute.c.device_id.in_(changed)))
+            self._conn.execute(delete(s.evidence).where(s.evidence.c.device_id.in_(changed)))
+        self._insert_rows(s.device_attribute, _ATTRIBUTE_COLUMNS, attributes)
+        self._insert_rows(s.evidence, _EVIDENCE_COLUMNS, evidence_rows)
         if ip_rows:
             di = s.device_ip
 
@@ -915,6 +1366,39 @@ class SqlTransaction:
 
             self._upsert(di, list(ip_rows.values()), ["device_id", "ip"], update)
         return ids
+
+    def _stored_conclusions(
+        self, ids: Sequence[int]
+    ) -> tuple[dict[int, list[tuple[Any, ...]]], dict[int, list[tuple[Any, ...]]]]:
+        """The stored attribute rows and evidence rows (by seq) of devices, as :meth:`_save_chunk`
+        would write them (``_ATTRIBUTE_COLUMNS`` / ``_EVIDENCE_COLUMNS`` order)."""
+        a, e = s.device_attribute, s.evidence
+        q = select(*(a.c[n] for n in _ATTRIBUTE_COLUMNS)).where(a.c.device_id.in_(ids))
+        attributes: dict[int, list[tuple[Any, ...]]] = {}
+        for row in self._driver_rows(q):
+            attributes.setdefault(row[0], []).append(row)
+        q = (
+            select(*(e.c[n] for n in _EVIDENCE_COLUMNS))
+            .where(e.c.device_id.in_(ids))
+            .order_by(e.c.device_id, e.c.seq)
+        )
+        evidence = {device_id: list(rows) for device_id, rows in groupby(self._driver_rows(q), itemgetter(0))}
+        return attributes, evidence
+
+    def _driver_rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
+        """A query's rows as the driver's plain tuples, for bulk reads of plain columns (no type
+        needs result processing): SQLAlchemy's row objects cost more than reading the rows.
+        Only for queries whose parameters are integers (rendered inline)."""
+        sql = str(query.compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True}))
+        raw = self._conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.execute(sql)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()  # sqlite3 and psycopg rows are tuples
+            return rows
+        finally:
+            cursor.close()
 
     def get_device(self, ref: str) -> Device | None:
         """By numeric id, key (``mac:…``/``ip:…``), MAC (any case/separator) or IP.
