@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from wardwatch.gctools import collector_paused
 from wardwatch.model.device import Attribute, Device, DeviceIP, Evidence, ResolvedAttribute
 from wardwatch.model.observation import Observation
 from wardwatch.services import identity
@@ -153,7 +154,7 @@ def test_a_rebuild_restores_the_garbage_collector(store: Any, enabled: bool) -> 
         gc.enable() if enabled else gc.disable()
         identity.rebuild_inventory(store)
         assert gc.isenabled() is enabled
-        with pytest.raises(RuntimeError), identity._collector_paused():
+        with pytest.raises(RuntimeError), collector_paused():
             assert not gc.isenabled()
             raise RuntimeError
         assert gc.isenabled() is enabled

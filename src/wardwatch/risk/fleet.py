@@ -22,11 +22,9 @@ memo is cleared when it reaches :data:`MEMO_LIMIT` entries.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,23 +313,6 @@ def recompute_scores(
     finally:
         if old_cache is not None:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(old_cache)}")
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (restored on exit, also on error).
-
-    A fleet recompute allocates millions of small acyclic objects; the collections they trigger
-    walk the whole 100,000-device heap again and again and cost more than the scoring itself.
-    Reference counting still frees everything; only cycles wait until the collector is back.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _recompute(

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from wardwatch.gctools import packet_path_gc
 from wardwatch.model.flow import Conversation
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.capture.errors import CaptureError, ReadStats
 from wardwatch.sensor.capture.reader import read_packets
 from wardwatch.sensor.flows.decode import T_L2, decode
 from wardwatch.sensor.flows.engine import SensorConfig, SensorEngine, SensorOutput
-from wardwatch.sensor.gctune import packet_path_gc
 from wardwatch.store.ports import Sighting
 
 _P1 = np.uint64(0x9E3779B97F4A7C15)

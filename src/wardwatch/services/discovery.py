@@ -8,7 +8,6 @@ is flushed and committed, the capture is recorded with its error, and the next s
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Protocol
 
+from wardwatch.gctools import collector_paused
 from wardwatch.identify.knowledge import Knowledge
 from wardwatch.identify.oui import OuiRegistry
 from wardwatch.model.flow import Flow
@@ -122,16 +122,11 @@ class _Pending:
         # The merges build hundreds of thousands of short-lived, acyclic rows; the collections
         # they would trigger walk the whole heap (engine state, queued output) again and again.
         # Reference counting frees the rows; only cycles wait until the collector is back.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             new = tx.merge_observations(self.observations, counts=self.counts)
             tx.merge_flows(self.flows)
             tx.merge_sightings(self.sightings)  # type: ignore[arg-type]
             tx.merge_conversations(self.conversations)  # type: ignore[arg-type]
-        finally:
-            if paused:
-                gc.enable()
         self.observations, self.flows, self.sightings, self.conversations = [], [], [], []
         return new
 

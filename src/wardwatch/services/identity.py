@@ -12,7 +12,6 @@ device key, never deleted: a newer override or a clear ends the old one, and the
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
 
+from wardwatch.gctools import collector_paused
 from wardwatch.identify.knowledge import Knowledge
 from wardwatch.identify.oui import OuiRegistry
 from wardwatch.inventory.build import build_devices
@@ -84,23 +84,6 @@ class IdentificationRun:
 
 def _now_ns() -> int:
     return time.time_ns()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a rebuild (restored on exit, also on error).
-
-    A rebuild allocates millions of small acyclic objects (observations, evidence, rows), and the
-    collector's repeated passes over that growing heap cost a noticeable share of it. Reference
-    counting still frees them all. (The same measure as ``risk.fleet.collector_paused``.)
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 @contextmanager
@@ -189,7 +172,7 @@ def rebuild_inventory(
     oui = oui or OuiRegistry.bundled()
     started = time.perf_counter()
     started_ns = _now_ns()
-    with _collector_paused(), store.transaction() as tx:
+    with collector_paused(), store.transaction() as tx:
         # Overrides and run records live in SQL tables beside the core ones; the in-memory fake
         # store (tests of the core port) has neither, and rebuilds without them.
         conn: Connection | None = getattr(tx, "conn", None)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wardwatch.gctools import collector_paused
 from wardwatch.model.device import Attribute, Device
 from wardwatch.model.flow import Conversation
 from wardwatch.risk import adapter, fleet, mitigate, rubric
@@ -78,7 +79,7 @@ def recompute(store: SqlStore, *, now_ns: int | None = None, plain: bool = False
     devices_done = findings_done = 0
     decisions: dict[str, int] = {}
     if not plain:
-        with fleet.collector_paused(), store.transaction() as tx:
+        with collector_paused(), store.transaction() as tx:
             devices = adapter.load_devices(tx.conn)
             rubrics = RiskRepo(tx.conn).rubrics()
             contexts = adapter.fleet_contexts(devices, tx.conversations(), tx.iter_observations(), rubrics)

@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from wardwatch.sensor.gctune import packet_path_gc
+from wardwatch.gctools import packet_path_gc
 from wardwatch.services import present
 from wardwatch.services.cli.common import DEFAULT_DB, err, fail, opened_store, out, state
 from wardwatch.services.discovery import DiscoverySummary, SourceSummary, discover

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from wardwatch.sensor.gctune import packet_path_gc
+from wardwatch.gctools import packet_path_gc
 from wardwatch.services.cli.common import err, fail, opened_store, out
 
 

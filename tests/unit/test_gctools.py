@@ -1,4 +1,4 @@
-"""The packet path's collector settings apply inside the block only."""
+"""The collector settings of bulk work apply inside their block only."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from wardwatch.sensor.gctune import packet_path_gc
+from wardwatch.gctools import collector_paused, packet_path_gc
 
 
 def test_thresholds_are_raised_inside_and_restored_after() -> None:
@@ -23,3 +23,16 @@ def test_restored_even_when_the_block_fails() -> None:
     with pytest.raises(RuntimeError), packet_path_gc():
         raise RuntimeError("capture error")
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collector_paused_restores_what_it_found(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with pytest.raises(RuntimeError), collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("store error")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()

@@ -1,4 +1,4 @@
-"""Garbage-collector settings for the packet path.
+"""Garbage-collector settings for bulk work: the packet path, store merges, rebuilds, risk.
 
 The packet path allocates many small objects (flow states, observations, contexts) that are
 almost never part of reference cycles, and keeps hundreds of thousands of them alive (the flow
@@ -33,3 +33,21 @@ def packet_path_gc(threshold: int = PACKET_PATH_THRESHOLD) -> Iterator[None]:
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector inside the block (restored on exit, also on error).
+
+    For bounded bulk steps that allocate millions of small acyclic objects (store merges, an
+    inventory rebuild, a fleet risk recompute): the collections they would trigger walk the whole
+    heap again and again and cost more than the work. Reference counting still frees everything;
+    only cycles wait until the collector is back.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
