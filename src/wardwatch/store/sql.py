@@ -397,17 +397,22 @@ def _sighting_rows(sightings: Iterable[Sighting]) -> list[dict[str, Any]]:
 _CONVERSATION_KEY = ("client_ip", "client_mac", "server_ip", "server_mac", "transport", "server_port")
 
 
+def _conversation_key(c: Conversation) -> tuple[Any, ...]:
+    """A conversation's key values, in ``_CONVERSATION_KEY`` order."""
+    return (
+        _key(c.client_ip),
+        _key(c.client_mac),
+        _key(c.server_ip),
+        _key(c.server_mac),
+        str(c.transport),
+        c.server_port,
+    )
+
+
 def _conversation_rows(conversations: Iterable[Conversation]) -> list[dict[str, Any]]:
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for c in conversations:
-        k = (
-            _key(c.client_ip),
-            _key(c.client_mac),
-            _key(c.server_ip),
-            _key(c.server_mac),
-            str(c.transport),
-            c.server_port,
-        )
+        k = _conversation_key(c)
         row = rows.get(k)
         if row is None:
             rows[k] = dict(zip(_CONVERSATION_KEY, k, strict=True)) | {
@@ -584,14 +589,7 @@ def _conversation_tuples(conversations: Iterable[Conversation]) -> list[tuple[An
     """:func:`_conversation_rows` as tuples in ``conversation`` column order, by key."""
     rows: dict[tuple[Any, ...], list[int]] = {}
     for c in conversations:
-        k = (
-            _key(c.client_ip),
-            _key(c.client_mac),
-            _key(c.server_ip),
-            _key(c.server_mac),
-            str(c.transport),
-            c.server_port,
-        )
+        k = _conversation_key(c)
         row = rows.get(k)
         if row is None:
             rows[k] = [c.first_ns, c.last_ns, c.flows, c.packets, c.bytes]

@@ -10,25 +10,17 @@ enough; where the extension is not built the "native" run skips, saying so.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from wardwatch.sensor.capture import _common
+from tests.native import PATHS, use
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 
-@pytest.fixture(autouse=True, params=["native", "pure"])
-def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@pytest.fixture(autouse=True, params=PATHS)
+def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The implementation this run of the test uses: "native" (C) or "pure" (NumPy/plain loop)."""
-    if request.param == "pure":
-        monkeypatch.setenv("WARDWATCH_PURE_PYTHON", "1")
-    else:
-        if _common._NATIVE is None:
-            pytest.skip("the C extension wardwatch.sensor._native is not built")
-        monkeypatch.delenv("WARDWATCH_PURE_PYTHON", raising=False)
-    yield str(request.param)
+    return use(str(request.param), monkeypatch)

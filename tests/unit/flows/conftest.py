@@ -8,20 +8,11 @@ not built the "native" run skips, saying so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from tests.native import PATHS, use
 
-from wardwatch.sensor.capture import _common
 
-
-@pytest.fixture(autouse=True, params=["native", "pure"])
-def decode_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@pytest.fixture(autouse=True, params=PATHS)
+def decode_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The implementation this run of the test uses: "native" (C) or "pure" (NumPy)."""
-    if request.param == "pure":
-        monkeypatch.setenv("WARDWATCH_PURE_PYTHON", "1")
-    else:
-        if _common._NATIVE is None:
-            pytest.skip("the C extension wardwatch.sensor._native is not built")
-        monkeypatch.delenv("WARDWATCH_PURE_PYTHON", raising=False)
-    yield str(request.param)
+    return use(str(request.param), monkeypatch)
