@@ -26,3 +26,28 @@ def test_counts_do_not_depend_on_flush_size(tmp_path: Path, monkeypatch: pytest.
     batched = _counts(tmp_path, "batched.sqlite")
     assert batched == whole
     assert max(whole.values()) > 10  # repeated facts (DHCP renewals, LLDP every 30 s) are counted
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_stored_observation_can_be_traced_to_its_flows(tmp_path: Path, workers: int) -> None:
+    """discover stores the first and last flow of each observation (and few others), also when
+    written in many small flushes and when sharded over workers."""
+    store = open_store(f"sqlite:///{tmp_path / 'trace.sqlite'}")
+    old = discovery.FLUSH_OBSERVATIONS
+    discovery.FLUSH_OBSERVATIONS = 50
+    try:
+        summary = discovery.discover(store, [str(DEMO / "hospital-demo.pcap.gz")], workers=workers)
+    finally:
+        discovery.FLUSH_OBSERVATIONS = old
+    with store.transaction() as tx:
+        stored = list(tx.iter_observations())
+        needed = {o.first_flow_uid for o in stored} | {o.last_flow_uid for o in stored}
+        assert all(tx.flow(uid) is not None for uid in needed)
+    store.close()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "trace.sqlite") as db:
+        kept = db.execute("SELECT count(*) FROM flow").fetchone()[0]
+    flows = summary.sources[0].flows
+    assert flows > kept > 0  # every flow is counted, only the traceable ones are stored
+    assert kept <= 2 * len(stored)

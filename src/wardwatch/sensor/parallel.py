@@ -104,6 +104,7 @@ def _run_shard(source: str, index: int, workers: int, config: SensorConfig | Non
     def add(out: SensorOutput) -> None:
         total.observations.extend(out.observations)
         total.flows.extend(out.flows)
+        total.flows_ended += out.flows_ended
         total.sightings.extend(out.sightings)
         total.conversations.extend(out.conversations)
 
@@ -127,6 +128,7 @@ def merge(results: list[ShardResult]) -> tuple[SensorOutput, dict[str, Any]]:
     for r in results:
         out.observations.extend(r.output.observations)
         out.flows.extend(r.output.flows)
+        out.flows_ended += r.output.flows_ended
     out.observations.sort(key=lambda o: (o.ts_ns, o.flow_uid, o.protocol, o.uid))
     out.flows.sort(key=lambda f: (f.first_ns, f.uid, f.last_ns))
     sightings: dict[tuple[str | None, str | None], list[int]] = {}

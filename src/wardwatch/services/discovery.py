@@ -11,7 +11,7 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Protocol
 
@@ -96,7 +96,6 @@ class _Pending:
     def __init__(self) -> None:
         self.observations: list[Observation] = []
         self.flows: list[Flow] = []
-        self.referenced: set[str] = set()
         self.sightings: list[object] = []
         self.conversations: list[object] = []
         # Occurrences of each distinct observation in the whole source so far: the source is
@@ -109,11 +108,9 @@ class _Pending:
         self.observations.extend(observations)
         # Counter.update and set.update consume the mapped attributes in C.
         self.counts.update(map(attrgetter("uid"), observations))
-        referenced = self.referenced
-        referenced.update(map(attrgetter("flow_uid"), observations))
-        # Only flows an observation points to are kept (for tracing back to packets); all flows
-        # still count towards conversations, which the engine aggregates.
-        self.flows.extend(f for f in out.flows if f.uid in referenced)
+        # The engine runs with flow_records="evidence": its flow records are those an observation
+        # can point to (first or last occurrence); all flows still count towards conversations.
+        self.flows.extend(out.flows)
         self.sightings.extend(out.sightings)
         self.conversations.extend(out.conversations)
 
@@ -129,6 +126,13 @@ class _Pending:
             tx.merge_conversations(self.conversations)  # type: ignore[arg-type]
         self.observations, self.flows, self.sightings, self.conversations = [], [], [], []
         return new
+
+
+def _evidence(config: SensorConfig) -> SensorConfig:
+    """``config`` emitting only the flow records a stored observation can point to: the store
+    keeps each distinct observation's first and last flow, so the other records would be
+    written for nothing (on a scan, a million of them)."""
+    return config if config.flow_records == "evidence" else replace(config, flow_records="evidence")
 
 
 def _now() -> str:
@@ -151,7 +155,7 @@ def discover_source(
     progress = progress or NoProgress()
     summary = SourceSummary(source=source)
     stats = ReadStats()
-    config = config or SensorConfig(report_interval_s=OFFLINE_REPORT_INTERVAL_S)
+    config = _evidence(config or SensorConfig(report_interval_s=OFFLINE_REPORT_INTERVAL_S))
     progress.source_started(source)
     if workers > 1 and source != "-":
         return _discover_sharded(store, source, config=config, progress=progress, workers=workers)
@@ -169,7 +173,7 @@ def discover_source(
                 last_ns = int(batch.ts_ns.max()) if last_ns is None else max(last_ns, int(batch.ts_ns.max()))
             out = engine.feed(batch)
             summary.observations += len(out.observations)
-            summary.flows += len(out.flows)
+            summary.flows += out.flows_ended
             pending.add(out)
             progress.packets_read(source, len(batch))
             if len(pending.observations) >= FLUSH_OBSERVATIONS:
@@ -179,7 +183,7 @@ def discover_source(
         summary.error = str(err)
     out = engine.finish()
     summary.observations += len(out.observations)
-    summary.flows += len(out.flows)
+    summary.flows += out.flows_ended
     pending.add(out)
     summary.packets = stats.packets
     summary.bytes = stats.bytes
@@ -232,7 +236,7 @@ def _discover_sharded(
     pending = _Pending()
     pending.add(out)
     summary.observations = len(out.observations)
-    summary.flows = len(out.flows)
+    summary.flows = out.flows_ended
     summary.packets = stats.packets
     summary.bytes = stats.bytes
     summary.skipped_records = stats.skipped_records
@@ -339,7 +343,7 @@ def run_live(
     is flushed with a capture record. A kill loses at most the last ``flush_seconds``; each
     write is one transaction, so the store is never left half-written.
     """
-    config = config or SensorConfig(report_interval_s=max(1.0, flush_seconds))
+    config = _evidence(config or SensorConfig(report_interval_s=max(1.0, flush_seconds)))
     engine = SensorEngine(config)
     summary = LiveSummary(interface=interface)
     pending = _Pending()
@@ -384,7 +388,7 @@ def run_live(
                 summary.bytes += int(batch.wirelen.sum(dtype="int64"))
                 out = engine.feed(batch)
                 summary.observations += len(out.observations)
-                summary.flows += len(out.flows)
+                summary.flows += out.flows_ended
                 pending.add(out)
             if clock() >= next_flush or len(pending.observations) >= FLUSH_OBSERVATIONS:
                 flush()
@@ -392,7 +396,7 @@ def run_live(
     finally:
         out = engine.finish()
         summary.observations += len(out.observations)
-        summary.flows += len(out.flows)
+        summary.flows += out.flows_ended
         pending.add(out)
         summary.kernel_dropped = kernel_dropped()
         summary.sensor = {**_stats_dict(engine), "kernel_dropped": summary.kernel_dropped}

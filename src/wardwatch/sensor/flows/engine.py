@@ -42,6 +42,7 @@ import struct
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -113,6 +114,15 @@ class SensorConfig:
     """Capture time between periodic sighting/conversation reports from ``feed``."""
     dissect_cache_entries: int = 16384
     """Results of datagram/L2 dissector calls remembered (0: off); see ``SensorEngine._call``."""
+    flow_records: Literal["all", "evidence"] = "all"
+    """Which ended flows become :class:`Flow` records in the output: ``"all"``, or ``"evidence"``:
+    only flows that are, when they end, the first or last occurrence (by timestamp, then flow
+    uid) of some distinct observation, the only flows a store keeps a reference to (its
+    ``first_flow_uid``/``last_flow_uid``). Every flow still counts in ``flows_ended`` and in the
+    conversations. See ``SensorEngine._settle``."""
+    max_evidence: int = 250_000
+    """Distinct observations whose first and last occurrence are tracked for ``"evidence"``; past
+    it the oldest is forgotten and the flows it pointed to are kept (a superset, never a loss)."""
 
 
 @dataclass(slots=True)
@@ -149,6 +159,8 @@ class SensorOutput:
     flows: list[Flow] = field(default_factory=list)
     sightings: list[Sighting] = field(default_factory=list)
     conversations: list[Conversation] = field(default_factory=list)
+    flows_ended: int = 0
+    """Flows that ended (all of them, also those not in ``flows`` under ``flow_records="evidence"``)."""
 
 
 class _Stream:
@@ -382,6 +394,10 @@ class SensorEngine:
         self._interval = max(1, int(cfg.report_interval_s * 1e9))
         self._next_report: int | None = None
         self._out = SensorOutput()
+        self._all_records = cfg.flow_records != "evidence"
+        self._ended: list[tuple[FlowState, str]] = []
+        self._track: dict[str, list[Any]] = {}  # observation uid -> [first ts, flow, last ts, flow]
+        self._refs: dict[str, int] = {}  # flow uid -> extreme positions it holds
         self._cache: OrderedDict[tuple[object, ...], tuple[Observation, ...]] = OrderedDict()
         self._cache_cap = max(0, int(cfg.dissect_cache_entries))
         # Only the bundled dissectors, whose purity the dissector tests (Hypothesis) hold them to.
@@ -445,6 +461,8 @@ class SensorEngine:
             self._next_report = (st.last_ns // self._interval + 1) * self._interval
         self._batch = self._dec = self._view = None
         self._plists = None
+        if not self._all_records:
+            self._settle()
         st.observations += len(out.observations)
         return out
 
@@ -454,6 +472,8 @@ class SensorEngine:
         self.meter.flush()
         self._sync_meter_stats()
         self._report(all_=True)
+        if not self._all_records:
+            self._settle()
         self.stats.observations += len(out.observations)
         return out
 
@@ -522,9 +542,53 @@ class SensorEngine:
             for d in (0, 1):
                 if ext.streams[d] is not None:
                     self._handoff(f, ext, d, f.last_ns)
-        rec = f.record(reason)
-        self._out.flows.append(rec)
-        self._conversation(rec)
+        self._out.flows_ended += 1
+        self._conversation(f)
+        if self._all_records:
+            self._out.flows.append(f.record(reason))
+        else:
+            self._ended.append((f, reason))
+
+    def _settle(self) -> None:
+        """``flow_records="evidence"``: records for the flows that ended in this feed and are an
+        extreme (first or last occurrence) of some distinct observation.
+
+        The observations of this feed are counted first: a flow's observations are all emitted
+        before it ends (its last prefixes are handed over in ``_on_end``), and once a flow is not
+        an extreme of an observation it never becomes one again (extremes only move outwards),
+        so the flows left out here are exactly those no store can point to. ``refs`` counts the
+        extreme positions each flow holds; an ended flow's count is dropped with it.
+        """
+        track, refs = self._track, self._refs
+        cap = self.config.max_evidence
+        for o in self._out.observations:
+            ts, fl = o.ts_ns, o.flow_uid
+            u = o.uid
+            e = track.get(u)
+            if e is None:
+                track[u] = [ts, fl, ts, fl]
+                refs[fl] = refs.get(fl, 0) + 2
+                if len(track) > cap:
+                    # forget the oldest; the flows it points to keep their counts (kept: a superset)
+                    del track[next(iter(track))]
+                continue
+            if ts < e[0] or (ts == e[0] and fl < e[1]):
+                old = e[1]
+                if old in refs:
+                    refs[old] -= 1
+                e[0], e[1] = ts, fl
+                refs[fl] = refs.get(fl, 0) + 1
+            if ts > e[2] or (ts == e[2] and fl > e[3]):
+                old = e[3]
+                if old in refs:
+                    refs[old] -= 1
+                e[2], e[3] = ts, fl
+                refs[fl] = refs.get(fl, 0) + 1
+        ended, self._ended = self._ended, []
+        flows = self._out.flows
+        for f, reason in ended:
+            if refs.pop(f.uid, 0) > 0:
+                flows.append(f.record(reason))
 
     def _sync_meter_stats(self) -> None:
         ms, st = self.meter.stats, self.stats
@@ -979,28 +1043,35 @@ class SensorEngine:
             mac=format_mac(mac), ip=ip, first_ns=v[0], last_ns=v[1], packets=v[2], bytes=v[3], ttl=v[4]
         )
 
-    def _conversation(self, rec: Flow) -> None:
-        if rec.server == "a":
-            client = (rec.b_ip, rec.b_mac)
-            server = (rec.a_ip, rec.a_mac, rec.a_port)
-        else:
-            client = (rec.a_ip, rec.a_mac)
-            server = (rec.b_ip, rec.b_mac, rec.b_port)
-        port = rec.ethertype if rec.transport == Transport.L2 else server[2]
-        key = (client[0], client[1], server[0], server[1], rec.transport, port)
+    def _conversation(self, f: FlowState) -> None:
+        """Add an ended flow to its conversation: the same grouping as its :class:`Flow` record
+        (client, server, transport, server port) without building the record. The MACs stay
+        integers in the key (``format_mac`` is one-to-one) and become text in ``_conv``."""
+        side = f.server_side()
+        a_is_lo = f.a_is_lo
+        lo_mac, hi_mac = (f.a_mac, f.b_mac) if a_is_lo else (f.b_mac, f.a_mac)
+        lo = (f.lo_ip, lo_mac, f.lo_port)
+        hi = (f.hi_ip, hi_mac, f.hi_port)
+        a, b = (lo, hi) if a_is_lo else (hi, lo)
+        # the record's server is "a" when the server side is the first packet's sender
+        client, server = (b, a) if side >= 0 and (side == 0) == a_is_lo else (a, b)
+        port = f.ethertype if f.tcode == T_L2 else server[2]
+        key = (client[0], client[1], server[0], server[1], f.transport, port)
         agg = self._convs.get(key)
-        packets = rec.packets_ab + rec.packets_ba
-        nbytes = rec.bytes_ab + rec.bytes_ba
+        packets = f.pk_lo + f.pk_hi
+        nbytes = f.by_lo + f.by_hi
         if agg is None:
             if len(self._convs) >= self.config.max_conversations:
                 old, vals = self._convs.popitem(last=False)
                 self.stats.conversations_evicted += 1
                 self._out.conversations.append(self._conv(old, vals))
                 self._conv_dirty.pop(old, None)
-            self._convs[key] = [rec.first_ns, rec.last_ns, 1, packets, nbytes]
+            self._convs[key] = [f.first_ns, f.last_ns, 1, packets, nbytes]
         else:
-            agg[0] = min(agg[0], rec.first_ns)
-            agg[1] = max(agg[1], rec.last_ns)
+            if f.first_ns < agg[0]:
+                agg[0] = f.first_ns
+            if f.last_ns > agg[1]:
+                agg[1] = f.last_ns
             agg[2] += 1
             agg[3] += packets
             agg[4] += nbytes
@@ -1011,11 +1082,12 @@ class SensorEngine:
     def _conv(key: tuple[object, ...], v: list[int]) -> Conversation:
         cip, cmac, sip, smac, transport, port = key
         assert isinstance(transport, Transport) and isinstance(port, int)
+        assert isinstance(cmac, int) and isinstance(smac, int)
         return Conversation(
             client_ip=cip if isinstance(cip, str) else None,
-            client_mac=cmac if isinstance(cmac, str) else None,
+            client_mac=format_mac(cmac),
             server_ip=sip if isinstance(sip, str) else None,
-            server_mac=smac if isinstance(smac, str) else None,
+            server_mac=format_mac(smac),
             transport=transport,
             server_port=port,
             first_ns=v[0],
