@@ -1,17 +1,21 @@
 """Pieces shared by the pcap and pcapng parsers: limits, link-type names, the byte window.
 
-``_Window`` is the reading model both parsers use: a file (plain, gzip or a pipe) arrives as
+``Window`` is the reading model both parsers use: a file (plain, gzip or a pipe) arrives as
 big chunks; a parser walks complete records inside the current chunk and, when the next record
 runs past its end, asks for more, keeping only the unfinished tail. Nothing is read per packet.
+``MappedWindow`` does the same over a memory-mapped file: it cuts the same chunks out of the
+mapping as views instead of reading them, so the parser, its batches and its error offsets are
+exactly those of the read path; only the copying is gone.
 """
 
 from __future__ import annotations
 
 import gzip
 import importlib
+import mmap
 import os
 import zlib
-from typing import BinaryIO, Protocol, cast
+from typing import BinaryIO, Protocol, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +33,13 @@ MAX_BLOCK = 32 * 1024 * 1024
 CHUNK = 16 * 1024 * 1024
 
 SUPPORTED_LINKTYPES = frozenset(int(t) for t in LinkType)
+
+#: What a parser walks: a chunk read into memory, or a view of a memory-mapped file.
+Buffer: TypeAlias = bytes | bytearray | memoryview
+
+# Not every platform has madvise or this advice (Windows, some BSDs): releasing pages is an
+# optimisation of resident memory, never needed for correctness.
+_DONTNEED: int | None = getattr(mmap, "MADV_DONTNEED", None) if hasattr(mmap.mmap, "madvise") else None
 
 # Names for the messages about link types we do not decode (tcpdump.org LINKTYPE_* list).
 LINKTYPE_NAMES: dict[int, str] = {
@@ -89,7 +100,7 @@ class NativeModule(Protocol):
 
     def walk_pcap(
         self,
-        buf: bytes | bytearray,
+        buf: Buffer,
         pos: int,
         end: int,
         big_endian: bool,
@@ -275,6 +286,9 @@ class _Peeked:
 class Window:
     """The current chunk of a capture and its offset in the (decompressed) file."""
 
+    #: ``buf`` and the batches cut from it are copies, not views of a mapped file.
+    mapped = False
+
     def __init__(self, src: ByteSource, first: bytes) -> None:
         self.src = src
         self.buf: bytes | bytearray = first
@@ -312,11 +326,86 @@ class Window:
         self.buf = store if have == len(store) else store[:have]
         return have >= need
 
+    def find(self, sub: bytes, start: int, stop: int) -> int:
+        """``buf.find(sub, start, stop)`` (the same call as on a ``MappedWindow``)."""
+        return self.buf.find(sub, start, stop)
+
+    def release_before(self, offset: int) -> None:
+        """Nothing to release: read chunks are freed when no batch or chunk holds them."""
+
     def error_at_end(self, label: str) -> CaptureError | None:
         """The source failure, if any, as a ``CaptureError`` at the offset where the data stopped."""
         if self.error is None:
             return None
         return CaptureError(label, self.base + len(self.buf), str(self.error))
+
+
+class MappedWindow:
+    """``Window`` for a whole memory-mapped, uncompressed file: ``buf`` is a view of the mapping.
+
+    It cuts the same chunks as reading the file would (``CHUNK`` bytes, or what the next record
+    needs), so batch boundaries, error offsets and the parser's memory use are exactly those of
+    the read path; the chunks just cost nothing. A separate class, not a subclass, because its
+    ``buf`` is a memoryview, which has no ``find`` and which the pcapng parser does not take.
+    The mapping is never closed here: batches may hold views of it (closing would raise
+    ``BufferError``), and it is unmapped with the last of them.
+    """
+
+    #: ``buf`` is a read-only view of the file; batches may be views too.
+    mapped = True
+
+    def __init__(self, mapping: mmap.mmap) -> None:
+        self._mapping = mapping
+        self._whole = memoryview(mapping)
+        self.buf: memoryview = self._whole[:CHUNK]
+        self.base = 0  # file offset of buf[0]
+        self.eof = len(self.buf) == len(self._whole)  # the window reaches the end of the file
+        self.error: SourceError | None = None  # never set: a mapping has no read errors to defer
+        self._released = 0  # file offset up to which pages were handed back (page-aligned)
+
+    def refill(self, keep_from: int, need: int) -> bool:
+        """Drop ``buf[:keep_from]`` and extend the view to ``need`` bytes; False if the file ended."""
+        # The same sizes as Window.refill, which reads t + max(CHUNK, need - t) bytes (fewer only
+        # at the end of the file), so that both cut the file at the same places.
+        start = self.base + keep_from
+        stop = self.base + len(self.buf)
+        t = stop - start
+        if t < need:
+            stop = min(start + t + max(CHUNK, need - t), len(self._whole))
+        self.base = start
+        self.buf = self._whole[start:stop]
+        self.eof = stop == len(self._whole)
+        return stop - start >= need
+
+    def find(self, sub: bytes, start: int, stop: int) -> int:
+        """``buf.find(sub, start, stop)``, searched in the mapping (a memoryview has no ``find``)."""
+        k = self._mapping.find(sub, self.base + start, self.base + stop)
+        return k - self.base if k >= 0 else -1
+
+    def release_before(self, offset: int) -> None:
+        """Let the kernel unmap the pages of the file before file offset ``offset``.
+
+        Pages of a file mapping that were touched count as resident memory until unmapped, so
+        without this reading a 5 GB file would end with 5 GB resident. ``MADV_DONTNEED`` on a
+        read-only file mapping loses nothing: a later access (a batch still held by someone)
+        faults the same bytes back in from the page cache.
+        """
+        if _DONTNEED is None:
+            return
+        upto = offset - offset % mmap.PAGESIZE
+        if upto <= self._released:
+            return
+        try:
+            # Only what is new since the last call: advising the whole prefix again each batch
+            # would make the kernel walk ever longer page tables for nothing.
+            self._mapping.madvise(_DONTNEED, self._released, upto - self._released)
+        except (OSError, ValueError):
+            return  # a memory optimisation only; reading goes on correctly without it
+        self._released = upto
+
+    def error_at_end(self, label: str) -> CaptureError | None:
+        """Always None: see ``Window.error_at_end``; nothing is read, so nothing can fail."""
+        return None
 
 
 def add_error(stats: ReadStats, source: str, offset: int | None, message: str) -> None:

@@ -7,13 +7,15 @@ Without it (or with ``WARDWATCH_PURE_PYTHON`` set), starts in a big chunk are fo
 files by a plain loop of one ``struct.unpack_from`` per record; all three give the same starts.
 The header fields of a batch come from the C walk (it has just read them) or are gathered by
 NumPy at once; the batch's bytes are copied in one go (record headers included: offsets point
-past them, so no per-packet copy is ever made).
+past them, so no per-packet copy is ever made). When the file is memory-mapped (see
+``reader``), they are not copied at all: the batch's ``data`` is a read-only view of the mapping,
+and once the consumer asks for the next batch the pages before the one it had are released.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +23,8 @@ import numpy.typing as npt
 from wardwatch.sensor.capture._common import (
     MAX_CAPLEN,
     SUPPORTED_LINKTYPES,
+    Buffer,
+    MappedWindow,
     Window,
     add_error,
     make_batch,
@@ -42,6 +46,8 @@ _SEGMENT = 64 * 1024
 # complete in the buffer / the next record's captured length is above MAX_CAPLEN.
 _WALK_INCOMPLETE = 1
 _WALK_CORRUPT = 2
+# bytes.find(sub, start, stop) over the current chunk.
+_Find = Callable[[bytes, int, int], int]
 
 # magic as read little-endian -> (struct byte order, nanoseconds?)
 MAGICS: dict[bytes, tuple[str, bool]] = {
@@ -52,8 +58,10 @@ MAGICS: dict[bytes, tuple[str, bool]] = {
 }
 
 
-def read_pcap(win: Window, label: str, batch_size: int, stats: ReadStats) -> Iterator[PacketBatch]:
-    """Yield the packets of a pcap file whose first bytes are in ``win``.
+def read_pcap(
+    win: Window | MappedWindow, label: str, batch_size: int, stats: ReadStats
+) -> Iterator[PacketBatch]:
+    """Yield the packets of a pcap file whose first bytes are in ``win`` (read or mapped).
 
     Raises ``CaptureError`` for a bad header or a corrupt record (after yielding the packets
     before it); a truncated last record is counted in ``stats`` instead.
@@ -82,7 +90,7 @@ def read_pcap(win: Window, label: str, batch_size: int, stats: ReadStats) -> Ite
     nat = native()
 
     def emit(
-        buf: bytes | bytearray, starts: npt.NDArray[np.int64], hdr: npt.NDArray[np.int64] | None = None
+        buf: Buffer, starts: npt.NDArray[np.int64], hdr: npt.NDArray[np.int64] | None = None
     ) -> Iterator[PacketBatch]:
         """Check and yield the records at ``starts`` of ``buf``; raise at the first bad one.
 
@@ -106,7 +114,9 @@ def read_pcap(win: Window, label: str, batch_size: int, stats: ReadStats) -> Ite
         if n:
             lo = int(starts[0])
             hi = int(starts[-1] + RECORD_HEADER_LEN + caplen[-1])
-            data = window[lo:hi].copy()  # the one copy of the batch's bytes
+            # The one copy of the batch's bytes; none for a mapped file, whose view stays valid
+            # (read-only) for as long as the batch lives.
+            data = window[lo:hi] if win.mapped else window[lo:hi].copy()
             ts_ns = hdr[:, 0] * 1_000_000_000 + hdr[:, 1] * sub_mult
             stats.packets += n
             stats.bytes += int(caplen.sum())
@@ -121,6 +131,8 @@ def read_pcap(win: Window, label: str, batch_size: int, stats: ReadStats) -> Ite
                 label,
             )
             index += n
+            # The consumer is back for more: it is done with the pages before this batch.
+            win.release_before(win.base + lo)
         if fault is not None:
             raise fault
 
@@ -141,7 +153,7 @@ def read_pcap(win: Window, label: str, batch_size: int, stats: ReadStats) -> Ite
                 corrupt_caplen = caplen_at(buf, p + 8)[0]
         else:
             if end - pos >= _FAST_MIN:
-                verified, pos = walker.walk(buf, pos, end)
+                verified, pos = walker.walk(buf, pos, end, win.find)
                 for i in range(0, len(verified), batch_size):
                     yield from emit(buf, verified[i : i + batch_size])
             lim = end - RECORD_HEADER_LEN
@@ -219,7 +231,7 @@ class _FastWalk:
         self.little = endian == "<"
         self.sub_limit = 1_000_000_000 if nano else 1_000_000
 
-    def _plausible(self, buf: bytes | bytearray, h: int, end: int) -> bool:
+    def _plausible(self, buf: Buffer, h: int, end: int) -> bool:
         sec, sub, cl, wl = self.header(buf, h)
         if sub >= self.sub_limit or cl > wl or cl > MAX_CAPLEN or wl > 4 * MAX_CAPLEN:
             return False
@@ -235,7 +247,7 @@ class _FastWalk:
             and wl2 <= 4 * MAX_CAPLEN
         )
 
-    def _guess_starts(self, buf: bytes | bytearray, p0: int, end: int) -> list[int]:
+    def _guess_starts(self, buf: Buffer, p0: int, end: int, find: _Find) -> list[int]:
         starts = [p0]
         (sec0,) = self.caplen_at(buf, p0)
         # The two high bytes of the seconds stay the same for 18 hours of capture.
@@ -245,7 +257,7 @@ class _FastWalk:
             i = b + back
             stop = min(b + _SEGMENT, end - 2 * RECORD_HEADER_LEN)
             for _ in range(16):
-                k = buf.find(pat, i, stop)
+                k = find(pat, i, stop)
                 if k < 0:
                     break
                 if self._plausible(buf, k - back, end):
@@ -254,12 +266,13 @@ class _FastWalk:
                 i = k + 1
         return starts
 
-    def walk(self, buf: bytes | bytearray, p0: int, end: int) -> tuple[npt.NDArray[np.int64], int]:
+    def walk(self, buf: Buffer, p0: int, end: int, find: _Find) -> tuple[npt.NDArray[np.int64], int]:
         """Record starts from ``p0`` on (complete records, caplen within limits) and where they end.
 
-        Stops early, never wrongly: the plain loop takes over at the returned position.
+        ``find`` is ``buf.find`` (``Window.find``: a mapped window's view has none). Stops early,
+        never wrongly: the plain loop takes over at the returned position.
         """
-        st = np.array(self._guess_starts(buf, p0, end), dtype=np.int64)
+        st = np.array(self._guess_starts(buf, p0, end, find), dtype=np.int64)
         n_chains = len(st)
         stop = np.append(st[1:], end)
         window = np.frombuffer(buf, dtype=np.uint8)
