@@ -91,6 +91,8 @@ _M32 = 0xFFFF_FFFF
 _B_SYNS = B_SYN_LO | B_SYN_HI | B_SYNACK_LO | B_SYNACK_HI
 #: Context fields a remembered SYN result may depend on (the sender, its TTL, the traits).
 _SYN_CONTEXT = frozenset({"src_mac", "src_ip", "ttl", "tcp"})
+_MIX1 = np.uint64(0x9E3779B97F4A7C15)
+_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 
 
 @dataclass(slots=True)
@@ -420,9 +422,9 @@ class SensorEngine:
         self._batch: PacketBatch | None = None
         self._dec: Decoded | None = None
         self._view: BatchView | None = None
-        self._cc: list[int] = []
+        self._cc: npt.NDArray[np.int64] = np.zeros(1, dtype=np.int64)
         self._plists: tuple[list[int], list[int], list[int], list[int], list[int], memoryview] | None = None
-        self._csyn: list[int] = []
+        self._csyn: npt.NDArray[np.int64] = self._cc
         self._interesting: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._interesting_l: list[bool] | None = None
         self._syns: npt.NDArray[np.bool_] = self._interesting
@@ -486,13 +488,13 @@ class SensorEngine:
         interesting = (pay > 0) | ((view.bits & (_B_SYNS | B_END)) != 0)
         cc = np.zeros(interesting.shape[0] + 1, dtype=np.int64)
         np.cumsum(interesting, out=cc[1:])
-        self._cc = cc.tolist()
+        self._cc = cc  # read at two positions per update: no per-packet list
         self._interesting = interesting
         self._interesting_l = None
         syns = (view.bits & _B_SYNS) != 0
         cs = np.zeros(syns.shape[0] + 1, dtype=np.int64)
         np.cumsum(syns, out=cs[1:])
-        self._csyn = cs.tolist()
+        self._csyn = cs
         self._syns = syns
 
     def _on_update(self, f: FlowState, s: int, e: int) -> None:
@@ -995,22 +997,33 @@ class SensorEngine:
         if idx.size == 0:
             return
         m, h, low = mac[idx], hi[idx], lo[idx]
-        order = np.lexsort((low, h, m))
+        # Group by a hash with an unstable sort (the reductions do not care about order within
+        # a group; 4x cheaper than a lexsort of the three keys), cut where the exact key
+        # changes, then visit the groups in (MAC, IP) order as before: a hash collision only
+        # makes two adjacent groups of one key, which the loop below merges.
+        with np.errstate(over="ignore"):
+            mix = (m * _MIX1) ^ (low * _MIX2) ^ h
+            mix ^= mix >> np.uint64(29)
+            mix *= _MIX1
+        order = np.argsort(mix)
         m, h, low = m[order], h[order], low[order]
         sidx = idx[order]
         brk = np.empty(sidx.shape[0], dtype=bool)
         brk[0] = True
         brk[1:] = (m[1:] != m[:-1]) | (h[1:] != h[:-1]) | (low[1:] != low[:-1])
         starts = np.flatnonzero(brk)
+        m, h, low = m[starts], h[starts], low[starts]
+        by_key = np.lexsort((low, h, m))
+        m, h, low = m[by_key], h[by_key], low[by_key]
         ts = batch.ts_ns[sidx]
-        first = np.minimum.reduceat(ts, starts).tolist()
-        last = np.maximum.reduceat(ts, starts).tolist()
-        nbytes = np.add.reduceat(batch.wirelen[sidx].astype(np.int64), starts).tolist()
-        ttl = np.maximum.reduceat(dec.ttl[sidx], starts).tolist()
-        counts = np.diff(np.append(starts, sidx.shape[0])).tolist()
+        first = np.minimum.reduceat(ts, starts)[by_key].tolist()
+        last = np.maximum.reduceat(ts, starts)[by_key].tolist()
+        nbytes = np.add.reduceat(batch.wirelen[sidx].astype(np.int64), starts)[by_key].tolist()
+        ttl = np.maximum.reduceat(dec.ttl[sidx], starts)[by_key].tolist()
+        counts = np.diff(np.append(starts, sidx.shape[0]))[by_key].tolist()
         table, dirty, cap = self._sightings, self._sight_dirty, self.config.max_sightings
         for key, f0, l0, c, b, t in zip(
-            zip(m[starts].tolist(), h[starts].tolist(), low[starts].tolist(), strict=True),
+            zip(m.tolist(), h.tolist(), low.tolist(), strict=True),
             first,
             last,
             counts,
