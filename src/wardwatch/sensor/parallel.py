@@ -8,7 +8,10 @@ that the worker's own :class:`SensorEngine` meters, so every flow, its TCP strea
 dissector calls live in exactly one worker and give the same flows and observations as one
 process would.
 
-The parent merges: observations and flows sorted by a total order (time, then content), and
+Workers may stream their observations and flow records to the parent in chunks while they run
+(``run_sharded(on_chunk=...)``; ``discover`` writes them to the store as they come, since the
+store's merge does not depend on order), or return everything at the end. Then the parent
+merges: observations and flows sorted by a total order (time, then content), and
 the per-worker partial aggregates summed (sightings per (MAC, IP): packets and bytes added,
 first/last/TTL min/max; conversations likewise with flow counts added). Differences from one
 process, by construction: which flows a full table evicts, and whether a flow still live at
@@ -19,7 +22,10 @@ is its own last packet).
 from __future__ import annotations
 
 import multiprocessing
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from queue import Empty
 from typing import Any
 
 import numpy as np
@@ -30,7 +36,7 @@ from wardwatch.model.flow import Conversation
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.capture.errors import CaptureError, ReadStats
 from wardwatch.sensor.capture.reader import read_packets
-from wardwatch.sensor.flows.decode import T_L2, decode
+from wardwatch.sensor.flows.decode import T_L2, Decoded, decode
 from wardwatch.sensor.flows.engine import SensorConfig, SensorEngine, SensorOutput
 from wardwatch.store.ports import Sighting
 
@@ -49,9 +55,10 @@ def _mix(
     return result
 
 
-def shard_of(batch: PacketBatch, workers: int) -> npt.NDArray[np.int64]:
+def shard_of(batch: PacketBatch, workers: int, dec: Decoded | None = None) -> npt.NDArray[np.int64]:
     """The shard (0..workers-1) of every packet of ``batch`` (see module docstring)."""
-    dec = decode(batch)
+    if dec is None:
+        dec = decode(batch)
     with np.errstate(over="ignore"):
         sp = dec.src_port.astype(np.uint64)
         dp = dec.dst_port.astype(np.uint64)
@@ -89,13 +96,32 @@ class ShardResult:
     error: str | None
 
 
-def run_shard(source: str, index: int, workers: int, config: SensorConfig | None) -> ShardResult:
-    """Meter shard ``index`` of ``source`` (runs in a worker process)."""
+#: Observations a worker sends to the parent at a time when streaming (``run_sharded(on_chunk=)``).
+CHUNK_OBSERVATIONS = 20_000
+
+Sink = Callable[[SensorOutput], None]
+
+
+def run_shard(
+    source: str,
+    index: int,
+    workers: int,
+    config: SensorConfig | None,
+    sink: Sink | None = None,
+    chunk: int = 0,
+) -> ShardResult:
+    """Meter shard ``index`` of ``source`` (runs in a worker process).
+
+    With ``sink``, observations and flow records are handed to it every ``chunk`` observations
+    (and at the end) instead of being returned; the aggregates and counters are always returned.
+    """
     with packet_path_gc():
-        return _run_shard(source, index, workers, config)
+        return _run_shard(source, index, workers, config, sink, chunk)
 
 
-def _run_shard(source: str, index: int, workers: int, config: SensorConfig | None) -> ShardResult:
+def _run_shard(
+    source: str, index: int, workers: int, config: SensorConfig | None, sink: Sink | None, chunk: int
+) -> ShardResult:
     engine = SensorEngine(config)
     read = ReadStats()
     total = SensorOutput()
@@ -107,19 +133,41 @@ def _run_shard(source: str, index: int, workers: int, config: SensorConfig | Non
         total.flows_ended += out.flows_ended
         total.sightings.extend(out.sightings)
         total.conversations.extend(out.conversations)
+        if sink is not None and len(total.observations) >= chunk:
+            send()
+
+    def send() -> None:
+        if sink is not None and (total.observations or total.flows):
+            sink(SensorOutput(observations=total.observations, flows=total.flows))
+            total.observations, total.flows = [], []
 
     try:
         for batch in read_packets(source, stats=read):
             if len(batch) == 0:
                 continue
-            mine = np.flatnonzero(shard_of(batch, workers) == index)
+            dec = decode(batch)
+            mine = np.flatnonzero(shard_of(batch, workers, dec) == index)
             if mine.shape[0]:
                 add(engine.feed(sub_batch(batch, mine)))
     except CaptureError as exc:
         error = str(exc)
     add(engine.finish())
+    send()
     stats = {f.name: getattr(engine.stats, f.name) for f in fields(engine.stats)}
     return ShardResult(output=total, stats=stats, read=read, error=error)
+
+
+def _worker(
+    source: str, index: int, workers: int, config: SensorConfig | None, chunk: int, queue: Any
+) -> None:
+    """A worker process: stream chunks, then the result, over ``queue`` (never raises)."""
+    try:
+        result = run_shard(
+            source, index, workers, config, lambda out: queue.put(("chunk", index, out)), chunk
+        )
+        queue.put(("done", index, result))
+    except BaseException:  # reported to the parent, which raises it
+        queue.put(("error", index, traceback.format_exc()))
 
 
 def merge(results: list[ShardResult]) -> tuple[SensorOutput, dict[str, Any]]:
@@ -194,13 +242,59 @@ def merge(results: list[ShardResult]) -> tuple[SensorOutput, dict[str, Any]]:
 
 
 def run_sharded(
-    source: str, *, workers: int, config: SensorConfig | None = None
+    source: str,
+    *,
+    workers: int,
+    config: SensorConfig | None = None,
+    on_chunk: Sink | None = None,
+    chunk: int = CHUNK_OBSERVATIONS,
 ) -> tuple[SensorOutput, dict[str, Any], ReadStats, str | None]:
-    """Meter ``source`` with ``workers`` processes; returns (merged output, stats, read stats, error)."""
+    """Meter ``source`` with ``workers`` processes; returns (merged output, stats, read stats, error).
+
+    With ``on_chunk``, the workers stream their observations and flow records to it while they
+    run (in no particular order between workers; each call gets one worker's next chunk) and the
+    merged output holds only the aggregates: the caller can write as the workers go, and memory
+    stays bounded by the chunks in flight, not by the capture. Without it, everything is merged
+    in a deterministic order.
+    """
     ctx = multiprocessing.get_context("spawn")  # no fork of the parent's store connections
-    with ctx.Pool(workers) as pool:
-        results = pool.starmap(run_shard, [(source, i, workers, config) for i in range(workers)])
-    out, stats = merge(results)
-    read = results[0].read  # every worker read the whole source
-    error = next((r.error for r in results if r.error), None)
+    queue = ctx.Queue(maxsize=2 * workers)  # bounded: a slow parent slows the workers down
+    procs = [
+        ctx.Process(target=_worker, args=(source, i, workers, config, chunk, queue), daemon=True)
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    results: list[ShardResult | None] = [None] * workers
+    kept: list[SensorOutput] = []
+    try:
+        while any(r is None for r in results):
+            try:
+                kind, index, payload = queue.get(timeout=1.0)
+            except Empty:
+                dead = [i for i, p in enumerate(procs) if results[i] is None and not p.is_alive()]
+                if dead:
+                    raise RuntimeError(f"worker {dead[0]} of {source} stopped without a result") from None
+                continue
+            if kind == "chunk":
+                if on_chunk is not None:
+                    on_chunk(payload)
+                else:
+                    kept.append(payload)
+            elif kind == "done":
+                results[index] = payload
+            else:
+                raise RuntimeError(f"worker {index} of {source} failed:\n{payload}")
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+    done = [r for r in results if r is not None]
+    if kept:
+        done[0].output.observations.extend(o for c in kept for o in c.observations)
+        done[0].output.flows.extend(f for c in kept for f in c.flows)
+    out, stats = merge(done)
+    read = done[0].read  # every worker read the whole source
+    error = next((r.error for r in done if r.error), None)
     return out, stats, read, error

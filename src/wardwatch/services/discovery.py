@@ -150,7 +150,8 @@ def discover_source(
     """Read one source (file, directory or '-') into the store. Never raises CaptureError.
 
     With ``workers > 1`` (not for standard input) the source is metered by that many processes,
-    sharded by flow (see :mod:`wardwatch.sensor.parallel`), and written once at the end.
+    sharded by flow (see :mod:`wardwatch.sensor.parallel`); their observations are written as
+    they stream in, the aggregates (sightings, conversations) once the workers are done.
     """
     progress = progress or NoProgress()
     summary = SourceSummary(source=source)
@@ -231,11 +232,20 @@ def _discover_sharded(
 
     started = _now()
     summary = SourceSummary(source=source)
-    out, sensor_stats, stats, error = run_sharded(source, workers=workers, config=config)
-    summary.error = error
     pending = _Pending()
-    pending.add(out)
-    summary.observations = len(out.observations)
+
+    def on_chunk(chunk: SensorOutput) -> None:
+        # Written while the workers go on: the store's merge does not depend on the order.
+        summary.observations += len(chunk.observations)
+        pending.add(chunk)
+        if len(pending.observations) >= FLUSH_OBSERVATIONS:
+            with store.transaction() as tx:
+                summary.new_observations += pending.write(tx)
+
+    out, sensor_stats, stats, error = run_sharded(source, workers=workers, config=config, on_chunk=on_chunk)
+    summary.error = error
+    pending.add(out)  # the aggregates (and nothing else: the rest came in chunks)
+    summary.observations += len(out.observations)
     summary.flows = out.flows_ended
     summary.packets = stats.packets
     summary.bytes = stats.bytes
@@ -245,7 +255,7 @@ def _discover_sharded(
     summary.sensor = {k: v for k, v in sensor_stats.items() if isinstance(v, int | float | str | bool | dict)}
     progress.packets_read(source, stats.packets)
     with store.transaction() as tx:
-        summary.new_observations = pending.write(tx)
+        summary.new_observations += pending.write(tx)
         first, last = sensor_stats.get("first_ns"), sensor_stats.get("last_ns")
         tx.add_capture(
             _capture_record(

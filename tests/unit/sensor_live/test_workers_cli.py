@@ -20,7 +20,15 @@ def discover(
     assert result.exit_code == 0, result.output
     devices = CliRunner().invoke(app, ["--db", url, "devices", "--format", "json"])
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("select uid, first_ns, last_ns from observation order by uid").fetchall()
+        rows = conn.execute(
+            "select uid, first_ns, last_ns, first_flow_uid, last_flow_uid, count from observation order by uid"
+        ).fetchall()
+        # every flow an observation points to is stored
+        missing = conn.execute(
+            "select count(*) from observation o where not exists (select 1 from flow f where f.uid ="
+            " o.first_flow_uid) or not exists (select 1 from flow f where f.uid = o.last_flow_uid)"
+        ).fetchone()[0]
+        assert missing == 0
     found = json.loads(devices.stdout)["devices"]
     return rows, [{k: d[k] for k in ("mac", "ip", "attributes") if k in d} for d in found]
 
@@ -33,3 +41,53 @@ def test_two_workers_store_what_one_stores(tmp_path: Path) -> None:
     one = discover(tmp_path / "one.sqlite", 1, *caps)
     two = discover(tmp_path / "two.sqlite", 2, *caps)
     assert one[0] and one == two
+
+
+def test_streamed_chunks_store_what_one_process_stores(tmp_path: Path) -> None:
+    """Workers sending a chunk every few observations: the same rows as one process."""
+    from tests.conftest import DEMO
+
+    from wardwatch.sensor.parallel import run_sharded
+    from wardwatch.services import discovery
+    from wardwatch.store.sql import open_store
+
+    demo = DEMO / "hospital-demo.pcap.gz"
+    one = discover(tmp_path / "one.sqlite", 1, demo)
+    chunks: list[int] = []
+
+    def small(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+        inner = kw.pop("on_chunk")
+
+        def count(out):  # type: ignore[no-untyped-def]
+            chunks.append(len(out.observations))
+            inner(out)  # type: ignore[operator]
+
+        return run_sharded(*args, **kw, on_chunk=count, chunk=25)  # type: ignore[arg-type]
+
+    import wardwatch.sensor.parallel as parallel
+
+    orig = parallel.run_sharded
+    parallel.run_sharded = small  # type: ignore[assignment]
+    try:
+        store = open_store(f"sqlite:///{tmp_path / 'two.sqlite'}")
+        discovery.discover(store, [str(demo)], workers=2)
+        store.close()
+    finally:
+        parallel.run_sharded = orig
+    assert len(chunks) >= 4  # each worker sent several (one per batch at this chunk size)
+    with sqlite3.connect(tmp_path / "two.sqlite") as conn:
+        rows = conn.execute(
+            "select uid, first_ns, last_ns, first_flow_uid, last_flow_uid, count from observation order by uid"
+        ).fetchall()
+    assert rows == one[0]
+
+
+def test_a_failing_worker_is_reported_not_waited_for() -> None:
+    import pytest
+
+    from wardwatch.sensor.flows.engine import SensorConfig
+    from wardwatch.sensor.parallel import run_sharded
+
+    bad = SensorConfig(max_flows="many")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match=r"worker \d of .* failed"):
+        run_sharded(str(DATA / "captures" / "lldp-lldpd.pcap"), workers=2, config=bad)
