@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml setup.py src/wardwatch/sensor/_native.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# An editable install compiles nothing; without bytecode every start compiles the sources
+	# again where PYTHONDONTWRITEBYTECODE is set.
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 install: $(STAMP)
