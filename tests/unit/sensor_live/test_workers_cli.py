@@ -91,3 +91,28 @@ def test_a_failing_worker_is_reported_not_waited_for() -> None:
     bad = SensorConfig(max_flows="many")  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match=r"worker \d of .* failed"):
         run_sharded(str(DATA / "captures" / "lldp-lldpd.pcap"), workers=2, config=bad)
+
+
+def test_pack_and_unpack_keep_every_field() -> None:
+    """What crosses the queue from a worker comes out equal, uids included."""
+    import pickle
+
+    from tests.conftest import DEMO
+
+    from wardwatch.sensor.capture.reader import read_packets
+    from wardwatch.sensor.flows.engine import SensorEngine, SensorOutput
+    from wardwatch.sensor.parallel import pack, unpack
+
+    engine = SensorEngine()
+    total = SensorOutput()
+    for out in [*(engine.feed(b) for b in read_packets(DEMO / "hospital-demo.pcap.gz")), engine.finish()]:
+        total.observations += out.observations
+        total.flows += out.flows
+        total.sightings += out.sightings
+        total.conversations += out.conversations
+        total.flows_ended += out.flows_ended
+    assert total.observations and total.flows and total.sightings and total.conversations
+    back = unpack(pickle.loads(pickle.dumps(pack(total))))
+    assert back == total
+    assert [o.uid for o in back.observations] == [o.uid for o in total.observations]
+    assert all(o._uid for o in back.observations)  # carried over, not recomputed
