@@ -47,6 +47,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from wardwatch.model._build import builder
 from wardwatch.model.flow import Conversation, Flow, Transport
 from wardwatch.model.observation import Observation
 from wardwatch.sensor.capture.batch import PacketBatch
@@ -336,13 +337,15 @@ def _mask_timestamps(opts: bytes) -> bytes:
     return bytes(out)
 
 
+_new_observation = builder(Observation)
+_new_conversation = builder(Conversation)
+
+
 def _again(o: Observation, ts_ns: int, flow_uid: str) -> Observation:
     """A remembered observation seen again: same content (and uid), this time and flow."""
-    again = Observation(
-        ts_ns=ts_ns, flow_uid=flow_uid, protocol=o.protocol, mac=o.mac, ip=o.ip, fields=o.fields
+    return _new_observation(
+        ts_ns=ts_ns, flow_uid=flow_uid, protocol=o.protocol, mac=o.mac, ip=o.ip, fields=o.fields, _uid=o.uid
     )
-    object.__setattr__(again, "_uid", o.uid)
-    return again
 
 
 class SensorEngine:
@@ -1096,7 +1099,7 @@ class SensorEngine:
         cip, cmac, sip, smac, transport, port = key
         assert isinstance(transport, Transport) and isinstance(port, int)
         assert isinstance(cmac, int) and isinstance(smac, int)
-        return Conversation(
+        return _new_conversation(
             client_ip=cip if isinstance(cip, str) else None,
             client_mac=format_mac(cmac),
             server_ip=sip if isinstance(sip, str) else None,

@@ -1,0 +1,65 @@
+"""``model._build.builder``: the same frozen objects as the dataclasses' own ``__init__``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from wardwatch.model._build import builder
+from wardwatch.model.flow import Conversation, Flow, Transport
+from wardwatch.model.observation import Observation
+from wardwatch.store.ports import Sighting
+
+CONV: dict[str, Any] = dict(
+    client_ip="10.0.0.2", client_mac="02:00:00:00:00:02", server_ip=None, server_mac=None,
+    transport=Transport.UDP, server_port=53, first_ns=1, last_ns=2, flows=3, packets=4, bytes=5,
+)  # fmt: skip
+
+
+def test_conversation_equals_its_init_and_stays_frozen() -> None:
+    made = builder(Conversation)(**CONV)
+    assert made == Conversation(**CONV)
+    assert [getattr(made, k) for k in CONV] == list(CONV.values())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.flows = 9  # type: ignore[misc]
+
+
+def test_observation_with_its_uid() -> None:
+    plain = Observation(
+        ts_ns=5, flow_uid="f", protocol="dns", mac=None, ip="10.0.0.1", fields={"dns.qname": "x"}
+    )
+    made = builder(Observation)(
+        ts_ns=5,
+        flow_uid="f",
+        protocol="dns",
+        mac=None,
+        ip="10.0.0.1",
+        fields={"dns.qname": "x"},
+        _uid=plain.uid,
+    )
+    assert made == plain and made.uid == plain.uid
+    # positional, in declaration order, gives the same
+    assert builder(Observation)(5, "f", "dns", None, "10.0.0.1", {"dns.qname": "x"}, plain.uid) == plain
+
+
+@pytest.mark.parametrize("cls", [Flow, Sighting])
+def test_every_field_is_set(cls: type) -> None:
+    values = {f.name: f"v{i}" for i, f in enumerate(dataclasses.fields(cls))}
+    made = builder(cls)(**values)
+    assert {k: getattr(made, k) for k in values} == values
+    with pytest.raises(TypeError):
+        builder(cls)(**dict(list(values.items())[1:]))  # a missing field is an error, not a default
+
+
+def test_refuses_classes_it_cannot_build() -> None:
+    @dataclasses.dataclass
+    class Checked:
+        x: int
+
+        def __post_init__(self) -> None:
+            assert self.x >= 0
+
+    with pytest.raises(TypeError):
+        builder(Checked)
