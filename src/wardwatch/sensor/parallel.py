@@ -25,6 +25,7 @@ import multiprocessing
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from itertools import starmap
 from queue import Empty
 from typing import Any
 
@@ -32,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wardwatch.gctools import packet_path_gc
+from wardwatch.model._build import builder
 from wardwatch.model.flow import Conversation, Flow
 from wardwatch.model.observation import Observation
 from wardwatch.sensor.capture.batch import PacketBatch
@@ -158,6 +160,10 @@ def _run_shard(
     return ShardResult(output=total, stats=stats, read=read, error=error)
 
 
+_new_observation = builder(Observation)
+_new_flow = builder(Flow)
+_new_sighting = builder(Sighting)
+_new_conversation = builder(Conversation)
 _FLOW_FIELDS = tuple(f.name for f in fields(Flow))
 _SIGHTING_FIELDS = tuple(f.name for f in fields(Sighting))
 _CONVERSATION_FIELDS = tuple(f.name for f in fields(Conversation))
@@ -182,16 +188,12 @@ def pack(out: SensorOutput) -> Packed:
 def unpack(packed: Packed) -> SensorOutput:
     """The inverse of :func:`pack`."""
     obs, flows, sightings, convs, ended = packed
-    observations = []
-    for ts, flow, protocol, mac, ip, values, uid in obs:
-        o = Observation(ts_ns=ts, flow_uid=flow, protocol=protocol, mac=mac, ip=ip, fields=values)
-        object.__setattr__(o, "_uid", uid)
-        observations.append(o)
+    # The tuples hold every field in declaration order (see pack), the builders' positional order.
     return SensorOutput(
-        observations=observations,
-        flows=[Flow(**dict(zip(_FLOW_FIELDS, t, strict=True))) for t in flows],
-        sightings=[Sighting(**dict(zip(_SIGHTING_FIELDS, t, strict=True))) for t in sightings],
-        conversations=[Conversation(**dict(zip(_CONVERSATION_FIELDS, t, strict=True))) for t in convs],
+        observations=list(starmap(_new_observation, obs)),
+        flows=list(starmap(_new_flow, flows)),
+        sightings=list(starmap(_new_sighting, sightings)),
+        conversations=list(starmap(_new_conversation, convs)),
         flows_ended=ended,
     )
 
@@ -231,7 +233,7 @@ def merge(results: list[ShardResult]) -> tuple[SensorOutput, dict[str, Any]]:
                 v[2] += s.packets
                 v[3] += s.bytes
     out.sightings = [
-        Sighting(mac=k[0], ip=k[1], first_ns=v[0], last_ns=v[1], packets=v[2], bytes=v[3], ttl=v[4])  # type: ignore[arg-type]
+        _new_sighting(mac=k[0], ip=k[1], first_ns=v[0], last_ns=v[1], packets=v[2], bytes=v[3], ttl=v[4])
         for k, v in sorted(sightings.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))
     ]
     convs: dict[tuple[Any, ...], list[int]] = {}
@@ -247,7 +249,7 @@ def merge(results: list[ShardResult]) -> tuple[SensorOutput, dict[str, Any]]:
                 v[3] += c.packets
                 v[4] += c.bytes
     out.conversations = [
-        Conversation(
+        _new_conversation(
             client_ip=k[0],
             client_mac=k[1],
             server_ip=k[2],

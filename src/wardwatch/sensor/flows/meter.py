@@ -360,13 +360,10 @@ class FlowMeter:
         self._bits: npt.NDArray[np.int64] = empty
         self._from_lo: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._cums: tuple[npt.NDArray[np.int64], ...] = (empty, empty, empty)
-        self._cnl: list[int] | None = None
         self._ts_l: list[int] | None = None
         self._touched: list[FlowState] = []
         self._bits_l: list[int] = []
         self._from_lo_l: list[bool] = []
-        self._cb: list[int] | None = None
-        self._cbl: list[int] | None = None
 
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables)
@@ -452,13 +449,12 @@ class FlowMeter:
         keys = np.stack([c[starts] for c in cols], axis=1).tolist()
         smac = dec.src_mac[orig[starts]].tolist()
         dmac = dec.dst_mac[orig[starts]].tolist()
-        # Per-segment counts for the common path; the prefix sums themselves become lists only
-        # when ``_slow`` needs arbitrary cut points (a list of every packet is per-packet work).
+        # Per-segment counts for the common path; ``_slow`` reads the prefix sums at its cut
+        # points (a list of every packet would be per-packet work).
         seg_lo = (cnl[ends] - cnl[starts]).tolist()
         seg_bytes = (cb[ends] - cb[starts]).tolist()
         seg_bytes_lo = (cbl[ends] - cbl[starts]).tolist()
         self._cums = (cnl, cb, cbl)
-        self._cnl = self._cb = self._cbl = None
         self._ts_l = None
         self._ts_s = ts_s
         self._bits = bits
@@ -538,14 +534,6 @@ class FlowMeter:
             self._from_lo_l = self._from_lo.tolist()
         return self._ts_l, self._bits_l, self._from_lo_l
 
-    def _cum_lists(self) -> tuple[list[int], list[int], list[int]]:
-        """Prefix sums of the sorted batch (from-lo packets, bytes, from-lo bytes) as lists,
-        built once per batch and only when ``_slow`` cuts a segment."""
-        if self._cnl is None or self._cb is None or self._cbl is None:
-            cnl, cb, cbl = self._cums
-            self._cnl, self._cb, self._cbl = cnl.tolist(), cb.tolist(), cbl.tolist()
-        return self._cnl, self._cb, self._cbl
-
     def _or_bits(self, bits: list[int], s: int, e: int) -> int:
         if e - s > 32:
             return int(np.bitwise_or.reduce(self._bits[s:e]))
@@ -609,13 +597,14 @@ class FlowMeter:
                         if ts[k2] > limit:
                             j = k2
                             break
-            cnl, cb, cbl = self._cum_lists()
-            n_lo = cnl[j] - cnl[pos]
-            b_lo = cbl[j] - cbl[pos]
+            # Six reads of the prefix sums: cheaper than lists of the whole batch (few cuts).
+            cnl, cb, cbl = self._cums
+            n_lo = int(cnl[j] - cnl[pos])
+            b_lo = int(cbl[j] - cbl[pos])
             f.pk_lo += n_lo
             f.pk_hi += j - pos - n_lo
             f.by_lo += b_lo
-            f.by_hi += cb[j] - cb[pos] - b_lo
+            f.by_hi += int(cb[j] - cb[pos]) - b_lo
             f.last_ns = max(f.last_ns, max(ts[pos:j]))
             if not f.server_final:
                 sb = self._or_bits(bits, pos, j)
