@@ -38,14 +38,17 @@ def _why_skip() -> str | None:
     for tool in ("ip", "dnsmasq", "dhclient", "curl"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
-    probe = subprocess.run(["ip", "netns", "add", "ww-h5-probe"], capture_output=True, check=False)
+    # One probe name per process: pytest-xdist workers import this module at the same time.
+    name = f"ww-h5-probe-{os.getpid()}"
+    probe = subprocess.run(["ip", "netns", "add", name], capture_output=True, check=False)
     if probe.returncode != 0:
         return f"ip netns unavailable: {probe.stderr.decode().strip()}"
-    subprocess.run(["ip", "netns", "del", "ww-h5-probe"], check=False)
+    subprocess.run(["ip", "netns", "del", name], check=False)
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=str(_why_skip()))
+_SKIP = _why_skip()  # once: a second probe could answer differently (and the reason said "None")
+pytestmark = pytest.mark.skipif(_SKIP is not None, reason=str(_SKIP))
 
 
 def sh(*args: str, ns: str | None = None) -> str:
