@@ -181,3 +181,10 @@ def test_stdin_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_stdin_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", None)
     assert read_until_error("-")[1].message == "standard input is not available"
+
+
+def test_binary_garbage_shows_the_magic_bytes_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes that are not ASCII text get no text hint (it would print replacement characters)."""
+    monkeypatch.setattr(sys, "stdin", _FakeStdin(io.BytesIO(b"\x56\xcb\xcf\x22" + bytes(100))))
+    _, err = read_until_error("-")
+    assert str(err) == "<stdin>: byte 0: not a pcap or pcapng file (magic 56 cb cf 22)"

@@ -194,7 +194,7 @@ def _describe_magic(head: bytes) -> str:
             return f"not a pcap or pcapng file ({what})"
     shown = head[:4]
     text = shown.decode("ascii", "replace")
-    hint = f" {text!r}" if text.isprintable() else ""
+    hint = f" {text!r}" if all(32 <= b < 127 for b in shown) else ""  # ASCII only: no \ufffd
     return f"not a pcap or pcapng file (magic {shown.hex(' ')}{hint})"
 
 
