@@ -66,6 +66,8 @@ from wardwatch.sensor.flows.decode import (
     format_mac,
 )
 from wardwatch.sensor.flows.meter import (
+    _P1,
+    _P2,
     B_END,
     B_FIN,
     B_RST,
@@ -92,8 +94,6 @@ _M32 = 0xFFFF_FFFF
 _B_SYNS = B_SYN_LO | B_SYN_HI | B_SYNACK_LO | B_SYNACK_HI
 #: Context fields a remembered SYN result may depend on (the sender, its TTL, the traits).
 _SYN_CONTEXT = frozenset({"src_mac", "src_ip", "ttl", "tcp"})
-_MIX1 = np.uint64(0x9E3779B97F4A7C15)
-_MIX2 = np.uint64(0xBF58476D1CE4E5B9)
 
 
 @dataclass(slots=True)
@@ -1005,9 +1005,9 @@ class SensorEngine:
         # changes, then visit the groups in (MAC, IP) order as before: a hash collision only
         # makes two adjacent groups of one key, which the loop below merges.
         with np.errstate(over="ignore"):
-            mix = (m * _MIX1) ^ (low * _MIX2) ^ h
+            mix = (m * _P1) ^ (low * _P2) ^ h
             mix ^= mix >> np.uint64(29)
-            mix *= _MIX1
+            mix *= _P1
         order = np.argsort(mix)
         m, h, low = m[order], h[order], low[order]
         sidx = idx[order]
