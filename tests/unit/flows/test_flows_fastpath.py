@@ -119,3 +119,36 @@ def test_flow_table_stays_at_its_cap_and_counts_evictions() -> None:
     assert len(engine._convs) <= 60 and engine.stats.conversations_evicted > 0
     out = engine.finish()
     assert len(out.flows) == cap
+
+
+def test_repeated_frames_and_datagrams_are_remembered_whole() -> None:
+    """Identical ARP frames and SSDP datagrams (bundled dissectors) are remembered as whole
+    packet steps: the same observations as dissecting each again, every call counted; a frame
+    that differs in one context field (the destination MAC) is not taken for a repeat."""
+    from tests.unit.flows.flowpkts import arp
+
+    who = arp(1, "02:00:00:00:00:0a", "10.0.0.10", "00:00:00:00:00:00", "10.0.0.1")
+    frame = eth("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a", 0x0806, who)
+    other_dst = eth("02:00:00:00:00:01", "02:00:00:00:00:0a", 0x0806, who)
+    notify = (
+        b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+        b"NTS: ssdp:alive\r\nSERVER: Linux/5.10 UPnP/1.0 InfusionPump/2.1\r\n"
+        b"LOCATION: http://10.0.0.10:80/desc.xml\r\nUSN: uuid:1234::upnp:rootdevice\r\n\r\n"
+    )
+    ssdp = eth("01:00:5e:7f:ff:fa", "02:00:00:00:00:0a", 0x0800,
+               ipv4("10.0.0.10", "239.255.255.250", 17, udp(1900, 1900, notify)))  # fmt: skip
+    pkts = [(i * SEC, frame) for i in range(5)] + [(6 * SEC, other_dst)]
+    pkts += [(10 * SEC + i, ssdp) for i in range(4)]
+
+    def go(config: SensorConfig) -> tuple[list[object], SensorEngine]:
+        engine = SensorEngine(config)
+        found = engine.feed(PacketBatch.from_packets(pkts, linktype=LinkType.ETHERNET)).observations
+        return found + engine.finish().observations, engine
+
+    plain, plain_engine = go(SensorConfig(dissect_cache_entries=0))
+    fast, engine = go(SensorConfig())
+    assert fast == plain and len({o.flow_uid for o in fast}) >= 2  # type: ignore[attr-defined]
+    assert engine.stats.dissector_calls == plain_engine.stats.dissector_calls
+    # 4 ARP repeats and 3 SSDP repeats came from the memo; the frame to another MAC did not
+    assert len(engine._memo) == 3
+    assert engine.stats.dissect_cache_hits >= 7

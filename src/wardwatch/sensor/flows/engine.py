@@ -42,7 +42,7 @@ import struct
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -200,6 +200,27 @@ class _ProbeExt:
 
 
 _NOTHING = ()  # ext of flows with nothing to dispatch
+
+
+_Memo = OrderedDict[tuple[object, ...], tuple[tuple[Observation, ...], ...]]
+"""Remembered packet steps: key -> the observations of each dissector (see ``_remembered``)."""
+
+
+class _SynRows(NamedTuple):
+    """What ``SensorEngine._syn`` reads of one batch's SYN/SYN-ACK packets, row ``rank[k]`` for
+    sorted position ``k``."""
+
+    rank: dict[int, int]
+    offset: list[int]
+    caplen: list[int]
+    l3: list[int]
+    l4: list[int]
+    ipv: list[int]
+    src_mac: list[int]
+    ttl: list[int]
+    ts: list[int]
+    from_lo: list[bool]
+    data: memoryview
 
 
 def _tcp_traits(pkt: bytes | memoryview, l3: int, l4: int, ip_version: int, syn_ack: bool) -> TcpTraits:
@@ -410,9 +431,15 @@ class SensorEngine:
         self._ctx_fields: dict[int, tuple[str, ...]] = {
             id(d): tuple(names) for d in self.dissectors if (names := getattr(d, "context_fields", None))
         }
-        # SYNs: when every SYN dissector depends on the sender, its TTL and the traits only, the
-        # results for one host's SYN traits are remembered whole (see ``_syn``)
-        self._syn_memo: OrderedDict[tuple[object, ...], tuple[tuple[Observation, ...], ...]] = OrderedDict()
+        # Whole packet steps remembered (see ``_remembered``): a frame or datagram with the same
+        # context and payload as a remembered one, or a SYN with the same sender, TTL and traits
+        # key, gets the remembered results of every dissector it goes to.
+        self._memo: _Memo = OrderedDict()
+        self._syn_memo: _Memo = OrderedDict()  # apart: a host's SYNs must not push frames out
+        self._memo_tags: dict[tuple[int, ...], int] = {}  # dissector ids -> tag
+        self._memo_ds: dict[int, tuple[tuple[Dissector, ...], int | None]] = {}  # id(ds) -> ds, tag
+        # SYNs are remembered only when every SYN dissector depends on the sender, its TTL and
+        # the traits alone (the memo key holds nothing else)
         self._syn_memo_on = bool(self._syn_ds) and all(
             id(d) in self._pure and set(self._ctx_fields.get(id(d), ("-",))) <= _SYN_CONTEXT
             for d in self._syn_ds
@@ -431,6 +458,7 @@ class SensorEngine:
         self._interesting: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._interesting_l: list[bool] | None = None
         self._syns: npt.NDArray[np.bool_] = self._interesting
+        self._syn_l: _SynRows | None = None
 
     # --- public API ------------------------------------------------------------------------------
     def feed(self, batch: PacketBatch) -> SensorOutput:
@@ -466,6 +494,7 @@ class SensorEngine:
             self._next_report = (st.last_ns // self._interval + 1) * self._interval
         self._batch = self._dec = self._view = None
         self._plists = None
+        self._syn_l = None
         if not self._all_records:
             self._settle()
         st.observations += len(out.observations)
@@ -499,6 +528,7 @@ class SensorEngine:
         np.cumsum(syns, out=cs[1:])
         self._csyn = cs
         self._syns = syns
+        self._syn_l = None
 
     def _on_update(self, f: FlowState, s: int, e: int) -> None:
         if self._cc[e] == self._cc[s]:
@@ -673,6 +703,72 @@ class SensorEngine:
         if found:
             self._out.observations.extend(found)
 
+    def _memo_tag(self, ds: tuple[Dissector, ...]) -> int | None:
+        """The memo's name for the dissector set ``ds``, or None when its packet steps are not
+        remembered whole: only bundled (pure) dissectors that read the whole context and payload
+        are. One that declares what it reads (``context_fields``, ``cache_skip``: DNS and its
+        transaction id) is remembered better by ``_call``; its packets would only fill the memo
+        with entries never met again. Dissectors need not be hashable: the tag is a number per
+        distinct set of dissector identities (they live as long as the engine)."""
+        seen = self._memo_ds.get(id(ds))
+        if seen is not None and seen[0] is ds:  # the tuple itself is held, so its id is its own
+            return seen[1]
+        ids = tuple(map(id, ds))
+        tag: int | None = self._memo_tags.setdefault(ids, len(self._memo_tags))
+        if not self._cache_cap or not all(i in self._pure and i not in self._ctx_fields for i in ids):
+            tag = None
+        if len(self._memo_ds) >= 4096:
+            self._memo_ds.clear()
+        self._memo_ds[id(ds)] = (ds, tag)
+        return tag
+
+    def _remembered(self, memo: _Memo, key: tuple[object, ...], n: int, ts: int, flow_uid: str) -> bool:
+        """Emit the remembered results of a whole packet step (``n`` dissector calls) again, with
+        this packet's time and flow; False when ``key`` is not remembered.
+
+        The key holds the dissectors and everything of the context and payload they read, so the
+        output is what calling each of them again gives (they are pure); the calls count as
+        calls and cache hits, as in ``_call``.
+        """
+        hit = memo.get(key)
+        if hit is None:
+            return False
+        memo.move_to_end(key)
+        st = self.stats
+        st.dissector_calls += n
+        st.dissect_cache_hits += n
+        append = self._out.observations.append
+        for found in hit:
+            for o in found:
+                append(_again(o, ts, flow_uid))
+        return True
+
+    def _run(
+        self,
+        memo: _Memo,
+        key: tuple[object, ...] | None,
+        ds: tuple[Dissector, ...],
+        ctx: PacketContext,
+        payload: bytes,
+    ) -> None:
+        """Call every dissector of ``ds`` on one packet; remember the results under ``key`` (when
+        given) if no dissector failed and every observation carries the packet's time and flow."""
+        out = self._out.observations
+        errors = self.stats.dissector_errors
+        results: list[tuple[Observation, ...]] = []
+        for d in ds:
+            before = len(out)
+            self._call(d, ctx, payload)
+            results.append(tuple(out[before:]))
+        if (
+            key is not None
+            and self.stats.dissector_errors == errors
+            and all(o.ts_ns == ctx.ts_ns and o.flow_uid == ctx.flow_uid for r in results for o in r)
+        ):
+            memo[key] = tuple(results)
+            if len(memo) > self._cache_cap:
+                memo.popitem(last=False)
+
     def _probe(self, d: Dissector, payload: bytes) -> bool:
         try:
             return bool(d.probe(payload))
@@ -710,24 +806,38 @@ class SensorEngine:
         return [k for k in range(s, e) if flags[k]]
 
     def _l2_frames(self, f: FlowState, ds: tuple[Dissector, ...], s: int, e: int) -> None:
-        dec, view = self._dec, self._view
-        assert dec is not None and view is not None
+        dec = self._dec
+        assert dec is not None
+        order_l, _, plen_l, pabs_l, _, mv = self._packet_lists()
+        ts_l = self.meter._lists()[0]
+        tag = self._memo_tag(ds)
+        n = len(ds)
         for k in self._positions(s, e):
-            i = int(view.order[k])
-            payload = self._payload(i)
-            if not payload:
+            i = order_l[k]
+            plen = plen_l[i]
+            if not plen:
                 continue
+            o = pabs_l[i]
+            payload = bytes(mv[o : o + plen])
+            ts = ts_l[k]
+            smac, dmac = int(dec.src_mac[i]), int(dec.dst_mac[i])
+            key: tuple[object, ...] | None = None
+            if tag is not None and plen <= CACHE_MAX_PAYLOAD:
+                # everything of the context but the time and flow: the MACs (one-to-one with
+                # their text), the VLAN and EtherType of the flow
+                key = (tag, smac, dmac, f.vlan, f.ethertype, payload)
+                if self._remembered(self._memo, key, n, ts, f.uid):
+                    continue
             ctx = PacketContext(
-                ts_ns=int(view.ts[k]),
+                ts_ns=ts,
                 flow_uid=f.uid,
                 transport=Transport.L2,
-                src_mac=format_mac(int(dec.src_mac[i])),
-                dst_mac=format_mac(int(dec.dst_mac[i])),
+                src_mac=format_mac(smac),
+                dst_mac=format_mac(dmac),
                 vlan=f.vlan,
                 ethertype=f.ethertype,
             )
-            for d in ds:
-                self._call(d, ctx, payload)
+            self._run(self._memo, key, ds, ctx, payload)
 
     def _ip_ctx(
         self, f: FlowState, k: int, i: int, client_is_src: bool | None = None, tcp: TcpTraits | None = None
@@ -762,10 +872,7 @@ class SensorEngine:
         for k in self._positions(s, e):
             i = int(view.order[k])
             if ext.port_ds:
-                payload = self._payload(i)
-                ctx = self._ip_ctx(f, k, i)
-                for d in ext.port_ds:
-                    self._call(d, ctx, payload)
+                self._datagram(f, ext.port_ds, k, i, self._payload(i))
                 continue
             dr = 0 if view.from_lo[k] else 1
             ext.seen[dr] += 1
@@ -780,13 +887,39 @@ class SensorEngine:
                         ext.matched = (d,)
                         break
             if ext.matched:
-                ctx = self._ip_ctx(f, k, i)
-                payload = payload or self._payload(i)
-                for d in ext.matched:
-                    self._call(d, ctx, payload)
+                self._datagram(f, ext.matched, k, i, payload or self._payload(i))
             elif ext.probed[0] and ext.probed[1]:
                 f.ext = _NOTHING  # neither direction matched: nothing more to do for this flow
                 return
+
+    def _datagram(self, f: FlowState, ds: tuple[Dissector, ...], k: int, i: int, payload: bytes) -> None:
+        """One UDP/ICMP payload to ``ds``, remembered whole when the same context and payload
+        come again (a DHCP client's requests, SSDP NOTIFYs, SNMP polls ...)."""
+        key: tuple[object, ...] | None = None
+        tag = self._memo_tag(ds) if len(payload) <= CACHE_MAX_PAYLOAD else None
+        if tag is not None:
+            dec, view = self._dec, self._view
+            assert dec is not None and view is not None
+            lo = bool(view.from_lo[k])
+            # the context of ``_ip_ctx`` but the time and flow (MACs as integers: one-to-one)
+            key = (
+                tag,
+                f.transport,
+                int(dec.src_mac[i]),
+                int(dec.dst_mac[i]),
+                lo,
+                f.lo_ip,
+                f.hi_ip,
+                f.lo_port,
+                f.hi_port,
+                f.vlan,
+                int(dec.ethertype[i]),
+                int(dec.ttl[i]),
+                payload,
+            )
+            if self._remembered(self._memo, key, len(ds), int(view.ts[k]), f.uid):
+                return
+        self._run(self._memo, key, ds, self._ip_ctx(f, k, i), payload)
 
     def _tcp(self, f: FlowState, ext: _TcpExt, s: int, e: int) -> None:
         dec, view, batch = self._dec, self._view, self._batch
@@ -841,49 +974,52 @@ class SensorEngine:
                         self._handoff(f, ext, d, ts_l[k])
                     done[d] = True
 
+    def _syn_rows(self) -> _SynRows:
+        """Per-batch lists of what ``_syn`` reads, for the SYN/SYN-ACK positions only (built on
+        the first SYN of a batch: element reads of NumPy arrays cost more than the work)."""
+        rows = self._syn_l
+        if rows is None:
+            dec, view, batch = self._dec, self._view, self._batch
+            assert dec is not None and view is not None and batch is not None
+            sp = np.flatnonzero(self._syns)
+            ii = view.order[sp]
+            rows = self._syn_l = _SynRows(
+                dict(zip(sp.tolist(), range(sp.shape[0]), strict=True)),
+                batch.offset[ii].tolist(),
+                batch.caplen[ii].tolist(),
+                dec.l3_off[ii].tolist(),
+                dec.l4_off[ii].tolist(),
+                dec.ip_version[ii].tolist(),
+                dec.src_mac[ii].tolist(),
+                dec.ttl[ii].tolist(),
+                view.ts[sp].tolist(),
+                view.from_lo[sp].tolist(),
+                batch.data.data,
+            )
+        return rows
+
     def _syn(self, f: FlowState, k: int, i: int, syn_ack: bool) -> None:
-        dec, batch = self._dec, self._batch
-        assert dec is not None and batch is not None
-        start = int(batch.offset[i])
-        pkt = batch.data.data[start : start + int(batch.caplen[i])]  # a view: nothing is copied
-        l3, l4, ipv = int(dec.l3_off[i]), int(dec.l4_off[i]), int(dec.ip_version[i])
-        memo_key: tuple[object, ...] | None = None
+        rows = self._syn_rows()
+        r = rows.rank[k]
+        start = rows.offset[r]
+        pkt = rows.data[start : start + rows.caplen[r]]  # a view: nothing is copied
+        l3, l4, ipv = rows.l3[r], rows.l4[r], rows.ipv[r]
+        key: tuple[object, ...] | None = None
         if self._syn_memo_on and self._cache_cap:
             # One host's SYNs share their traits: the whole SYN step (traits, context, every SYN
-            # dissector) is remembered per sender, TTL and traits key, exactly as ``_call``
-            # remembers one dissector's results (same output, counted as calls and hits).
-            view = self._view
-            assert view is not None
-            src_ip = f.lo_ip if view.from_lo[k] else f.hi_ip
-            memo_key = (_syn_key(pkt, l3, l4, ipv, syn_ack), int(dec.src_mac[i]), src_ip, int(dec.ttl[i]))
-            hit = self._syn_memo.get(memo_key)
-            if hit is not None:
-                self._syn_memo.move_to_end(memo_key)
-                n = len(self._syn_ds)
-                self.stats.dissector_calls += n
-                self.stats.dissect_cache_hits += n
-                ts, fuid = int(view.ts[k]), f.uid
-                extend = self._out.observations.extend
-                for found in hit:
-                    extend(_again(o, ts, fuid) for o in found)
+            # dissector) is remembered per sender, TTL and traits key.
+            src_ip = f.lo_ip if rows.from_lo[r] else f.hi_ip
+            key = (_syn_key(pkt, l3, l4, ipv, syn_ack), rows.src_mac[r], src_ip, rows.ttl[r])
+            if self._remembered(self._syn_memo, key, len(self._syn_ds), rows.ts[r], f.uid):
                 return
         traits = _tcp_traits(pkt, l3, l4, ipv, syn_ack)
-        ctx = self._ip_ctx(f, k, i, client_is_src=not syn_ack, tcp=traits)
-        out = self._out.observations
-        errors = self.stats.dissector_errors
-        results: list[tuple[Observation, ...]] = []
-        for d in self._syn_ds:
-            before = len(out)
-            self._call(d, ctx, b"")
-            results.append(tuple(out[before:]))
-        if (
-            memo_key is not None
-            and self.stats.dissector_errors == errors
-            and all(o.ts_ns == ctx.ts_ns and o.flow_uid == ctx.flow_uid for r in results for o in r)
-        ):
-            self._syn_memo[memo_key] = tuple(results)
-            if len(self._syn_memo) > self._cache_cap:
-                self._syn_memo.popitem(last=False)
+        self._run(
+            self._syn_memo,
+            key,
+            self._syn_ds,
+            self._ip_ctx(f, k, i, client_is_src=not syn_ack, tcp=traits),
+            b"",
+        )
 
     def _tcp_port_ds(self, f: FlowState) -> tuple[Dissector, ...]:
         side = f.server_side()

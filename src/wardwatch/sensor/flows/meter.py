@@ -495,7 +495,7 @@ class FlowMeter:
                 f = self._create(key, t0, flo, sm, dm)
                 table = tables[cls]
             if sb & B_END or f.close_ns >= 0 or tmax - f.first_ns >= active:
-                self._slow(f, key, s, e)
+                self._slow(f, key, s, e, (n_lo, nb, b_lo, tmax, sb))
                 continue
             f.pk_lo += n_lo
             f.pk_hi += e - s - n_lo
@@ -542,8 +542,19 @@ class FlowMeter:
             acc |= b
         return acc
 
-    def _slow(self, f: FlowState | None, key: tuple[int, ...], s: int, e: int) -> None:
-        """Apply sorted positions [s, e) of one key, splitting at active timeout and TCP close."""
+    def _slow(
+        self,
+        f: FlowState | None,
+        key: tuple[int, ...],
+        s: int,
+        e: int,
+        seg: tuple[int, int, int, int, int] | None = None,
+    ) -> None:
+        """Apply sorted positions [s, e) of one key, splitting at active timeout and TCP close.
+
+        ``seg`` is the whole segment's (packets from lo, bytes, bytes from lo, last timestamp,
+        OR of the bits), used when no cut falls inside it (the common case: one handshake).
+        """
         ts, bits, from_lo = self._lists()
         cls = _idle_class((key[0] >> 32) & 0xFF)
         grace = self._grace
@@ -564,7 +575,8 @@ class FlowMeter:
                     f = self._create(key, t0, from_lo[pos], int(self._smac[k0]), int(self._dmac[k0]))
             j = e
             deadline = f.first_ns + self._active
-            if max(ts[pos:e]) >= deadline:
+            whole = seg if pos == s else None
+            if (whole[3] if whole is not None else max(ts[pos:e])) >= deadline:
                 j = pos + 1
                 while j < e and ts[j] < deadline:
                     j += 1
@@ -597,17 +609,25 @@ class FlowMeter:
                         if ts[k2] > limit:
                             j = k2
                             break
-            # Six reads of the prefix sums: cheaper than lists of the whole batch (few cuts).
-            cnl, cb, cbl = self._cums
-            n_lo = int(cnl[j] - cnl[pos])
-            b_lo = int(cbl[j] - cbl[pos])
+            if whole is not None and j == e:
+                n_lo, nb, b_lo, tmax, sb = whole
+            else:
+                # Six reads of the prefix sums: cheaper than lists of the whole batch (few cuts).
+                cnl, cb, cbl = self._cums
+                n_lo = int(cnl[j] - cnl[pos])
+                b_lo = int(cbl[j] - cbl[pos])
+                nb = int(cb[j] - cb[pos])
+                tmax = max(ts[pos:j])
+                sb = -1
             f.pk_lo += n_lo
             f.pk_hi += j - pos - n_lo
             f.by_lo += b_lo
-            f.by_hi += int(cb[j] - cb[pos]) - b_lo
-            f.last_ns = max(f.last_ns, max(ts[pos:j]))
+            f.by_hi += nb - b_lo
+            if tmax > f.last_ns:
+                f.last_ns = tmax
             if not f.server_final:
-                sb = self._or_bits(bits, pos, j)
+                if sb < 0:
+                    sb = self._or_bits(bits, pos, j)
                 if sb:
                     _roles(f, sb)
             self._touched.append(f)
