@@ -350,3 +350,23 @@ def test_random_bytes_never_raise(packets: list[tuple[int, bytes]], linktype: in
     engine.feed(batch)
     engine.finish()
     assert engine.stats.packets == len(packets)
+
+
+def test_rst_from_a_finished_direction_hands_over_the_live_one() -> None:
+    """Once one direction is over, its payload packets are skipped, but its RST still counts.
+
+    The client's request fills its prefix; its later data is skipped while the server's goes
+    on into its prefix; the client's RST hands the server's prefix over at once (a server
+    segment after the RST is not in it). In batches of 24 (the second batch's 46 packets take
+    the vectorised selection) and of 8 (the per-position one).
+    """
+    seq = 1001 + len(REQ)
+    pk = [(0, c2s(1000, 0, "S")), (1, s2c(50, 1001, "SA")), (2, c2s(1001, 51, "PA", REQ))]
+    pk += [(10 + i, s2c(51 + i, seq, "PA", b"R")) for i in range(20)]
+    pk += [(40 + i, c2s(seq + i, 71, "PA", b"x")) for i in range(40)]
+    pk += [(80 + i, s2c(71 + i, seq + 40, "PA", b"R")) for i in range(5)]
+    pk += [(99, c2s(seq + 40, 76, "R")), (100, s2c(76, seq + 40, "PA", b"late"))]
+    for batch_size in (24, 8):
+        h = http()
+        run(pk, [h], batch_size=batch_size, config=SensorConfig(stream_prefix_bytes=len(REQ)))
+        assert [(ctx.ts_ns, p) for ctx, p in h.calls] == [(2, REQ), (99, b"R" * 25)], batch_size

@@ -92,6 +92,7 @@ MAX_PENDING = 16
 OOO_WINDOW = 65536
 _M32 = 0xFFFF_FFFF
 _B_SYNS = B_SYN_LO | B_SYN_HI | B_SYNACK_LO | B_SYNACK_HI
+_B_SYN_RST = _B_SYNS | B_RST
 #: Context fields a remembered SYN result may depend on (the sender, its TTL, the traits).
 _SYN_CONTEXT = frozenset({"src_mac", "src_ip", "ttl", "tcp"})
 
@@ -458,6 +459,7 @@ class SensorEngine:
         self._interesting: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._interesting_l: list[bool] | None = None
         self._syns: npt.NDArray[np.bool_] = self._interesting
+        self._syn_rst: npt.NDArray[np.bool_] = self._interesting
         self._syn_l: _SynRows | None = None
 
     # --- public API ------------------------------------------------------------------------------
@@ -528,6 +530,7 @@ class SensorEngine:
         np.cumsum(syns, out=cs[1:])
         self._csyn = cs
         self._syns = syns
+        self._syn_rst = (view.bits & _B_SYN_RST) != 0
         self._syn_l = None
 
     def _on_update(self, f: FlowState, s: int, e: int) -> None:
@@ -929,6 +932,21 @@ class SensorEngine:
             if not self._syn_ds or self._csyn[e] == self._csyn[s]:
                 return
             positions = (np.flatnonzero(self._syns[s:e]) + s).tolist()
+        elif ext.done[0] or ext.done[1]:
+            # One direction is over (its prefix handed over or dropped): of its packets only
+            # SYNs and RSTs still matter, so the bulk direction of a transfer costs no Python.
+            live_lo = not ext.done[0]
+            if e - s > 16:
+                view_lo = view.from_lo[s:e]
+                keep = self._interesting[s:e] & ((view_lo if live_lo else ~view_lo) | self._syn_rst[s:e])
+                positions = (np.flatnonzero(keep) + s).tolist()
+            else:
+                _, bits_l, from_lo_l = self.meter._lists()
+                positions = [
+                    k for k in self._positions(s, e) if from_lo_l[k] == live_lo or bits_l[k] & _B_SYN_RST
+                ]
+            if not positions:
+                return
         else:
             positions = self._positions(s, e)
         order_l, seq_l, plen_l, pabs_l, pwire_l, mv = self._packet_lists()
