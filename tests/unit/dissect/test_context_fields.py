@@ -63,8 +63,18 @@ WELL_FORMED = [
         "abcd8180000100010000000001320130013002313007696e2d61646472046172706100000c0001"
         "c00c000c000100000e10000f0470616373086c6f63616c6e657400"
     ),
+    # HTTP request and response headers (the HTTP dissector declares its fields too)
+    b"GET /status HTTP/1.1\r\nHost: pump-7\r\nUser-Agent: InfusionAgent/2.1\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Length: 0\r\n\r\n",
 ]
 PAYLOADS = st.binary(max_size=64) | st.sampled_from(WELL_FORMED)
+
+
+def test_http_output_is_checked_where_it_has_some() -> None:
+    from wardwatch.sensor.dissect.http import HttpDissector
+
+    ctx = PacketContext(ts_ns=1, flow_uid="f", transport=Transport.TCP, src_mac="00:11:22:33:44:55")
+    assert all(HttpDissector().dissect(ctx, p) for p in WELL_FORMED[-2:])
 
 
 def test_tcpstack_declares_its_fields() -> None:

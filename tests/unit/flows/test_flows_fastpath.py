@@ -152,3 +152,35 @@ def test_repeated_frames_and_datagrams_are_remembered_whole() -> None:
     # 4 ARP repeats and 3 SSDP repeats came from the memo; the frame to another MAC did not
     assert len(engine._memo) == 3
     assert engine.stats.dissect_cache_hits >= 7
+
+
+def test_a_repeated_http_poll_is_a_cache_hit() -> None:
+    """HTTP declares its context fields, so the same request from the same device on a new
+    connection (another client port) is answered from the cache, with the plain output."""
+    from tests.unit.flows.flowpkts import tcp
+
+    req = b"GET /status HTTP/1.1\r\nHost: pump-7\r\nUser-Agent: InfusionAgent/2.1\r\n\r\n"
+
+    def c2s(sport: int, seq: int, flags: str, payload: bytes = b"") -> bytes:
+        segment = tcp(sport, 80, seq, 1, flags, payload)
+        return eth(
+            "02:00:00:00:00:0b", "02:00:00:00:00:0a", 0x0800, ipv4("10.0.0.10", "10.0.0.2", 6, segment)
+        )
+
+    pkts = []
+    for n, sport in enumerate((40001, 40002, 40003)):
+        t = n * 10 * SEC
+        pkts += [(t, c2s(sport, 1000, "S")), (t + 1, c2s(sport, 1001, "PA", req))]
+        pkts += [(t + 2, c2s(sport, 1001 + len(req), "FA"))]
+
+    def go(config: SensorConfig) -> tuple[list[object], SensorEngine]:
+        engine = SensorEngine(config)
+        found = engine.feed(PacketBatch.from_packets(pkts, linktype=LinkType.ETHERNET)).observations
+        return found + engine.finish().observations, engine
+
+    plain, _ = go(SensorConfig(dissect_cache_entries=0))
+    fast, engine = go(SensorConfig())
+    http = [o for o in fast if o.protocol == "http"]  # type: ignore[attr-defined]
+    assert fast == plain and len(http) == 3 and len({o.flow_uid for o in http}) == 3  # type: ignore[attr-defined]
+    http_keys = [k for k in engine._cache if isinstance(k[-1], bytes) and k[-1].startswith(b"GET")]
+    assert len(http_keys) == 1  # one entry served all three connections

@@ -99,6 +99,9 @@ class HttpDissector:
     udp_ports: frozenset[int] = frozenset()
     tcp_ports = frozenset({80, 8080, 8000, 8008, 8888})
     ethertypes: frozenset[int] = frozenset()
+    context_fields = ("src_mac", "src_ip")
+    """Every observation is about the sender of the direction; nothing else of the context
+    matters, so a device polling the same URL with the same headers is not parsed again."""
 
     def probe(self, payload: bytes) -> bool:
         """A request line or a status line at the start of the stream."""

@@ -650,15 +650,17 @@ class SensorEngine:
         dissector again gives. What "everything" is: every context field, or only the fields a
         dissector declares in ``context_fields`` (a promise its tests hold it to), and the payload
         without the ``cache_skip`` leading bytes it declares never to depend on. Results are
-        kept only when every observation carries the context's timestamp and flow; TCP stream
-        prefixes (never repeated: they hold per-connection randomness) are not cached, nor are
-        dissectors from outside the bundled set.
+        kept only when every observation carries the context's timestamp and flow. TCP stream
+        prefixes are cached only for dissectors that declare their context fields (HTTP: the
+        same poll from the same device); with the whole context in the key they would never
+        repeat (the client's port changes per connection). Dissectors from outside the bundled
+        set are never cached.
         """
         self.stats.dissector_calls += 1
         key: tuple[object, ...] | None = None
         if (
             self._cache_cap
-            and (ctx.tcp is not None or ctx.transport is not Transport.TCP)
+            and (ctx.tcp is not None or ctx.transport is not Transport.TCP or id(d) in self._ctx_fields)
             and len(payload) <= CACHE_MAX_PAYLOAD
             and id(d) in self._pure
         ):
