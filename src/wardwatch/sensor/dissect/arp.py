@@ -13,12 +13,11 @@ is probing for is ``arp.probe_ip``. A gratuitous ARP / announcement has spa == t
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, mac_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text
 
 OPS: dict[int, str] = {1: "request", 2: "reply", 3: "rarp-request", 4: "rarp-reply"}
 
@@ -47,8 +46,8 @@ class ArpDissector:
         if sha in (b"\x00" * 6, b"\xff" * 6) or sha[0] & 1:
             return []  # no usable (unicast) sender hardware address
         mac = mac_text(sha)
-        sender_ip = str(ipaddress.IPv4Address(spa))
-        target_ip = str(ipaddress.IPv4Address(tpa))
+        sender_ip = ipv4_text(spa)
+        target_ip = ipv4_text(tpa)
         fields: dict[str, FieldValue] = {"arp.op": OPS.get(op, str(op))}
         ip: str | None = sender_ip
         if spa == b"\x00\x00\x00\x00":

@@ -8,10 +8,13 @@ and the sensor must keep going. Hypothesis tests enforce this for every dissecto
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
+from wardwatch.model._build import builder
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
 
@@ -90,6 +93,13 @@ class Dissector(Protocol):
         ...
 
 
+new_observation: Callable[..., Observation] = builder(Observation)
+"""``Observation`` by position (ts_ns, flow_uid, protocol, mac, ip, fields, uid ""): the same
+object as its ``__init__`` builds, without a frozen dataclass's per-field ``__setattr__``."""
+
+_FIELD_NAMES: dict[str, str] = {}  # keyword ("dhcp__hostname") -> field name ("dhcp.hostname")
+
+
 def obs(ctx: PacketContext, protocol: str, *, subject: str = "src", **fields: object) -> Observation:
     """Build an observation about the sender (``subject='src'``) or receiver (``'dst'``).
 
@@ -97,21 +107,26 @@ def obs(ctx: PacketContext, protocol: str, *, subject: str = "src", **fields: ob
     names use ``__`` for ``.`` so ``obs(ctx, "dhcp", dhcp__hostname="x")`` gives ``dhcp.hostname``.
     """
     clean: dict[str, object] = {}
+    names = _FIELD_NAMES
     for key, value in fields.items():
-        if value is None or value == "" or value == ():
+        if value is None:
             continue
-        if isinstance(value, list):
-            value = tuple(value)
-        clean[key.replace("__", ".")] = value
+        t = type(value)
+        if t is str or t is tuple:
+            if not value:
+                continue
+        elif t is not int and t is not bool:
+            # anything else keeps the general rule (subclasses of str or tuple included)
+            if value == "" or value == ():
+                continue
+            if isinstance(value, list):
+                value = tuple(value)
+        name = names.get(key)
+        if name is None:
+            name = names[key] = key.replace("__", ".")
+        clean[name] = value
     mac, ip = (ctx.src_mac, ctx.src_ip) if subject == "src" else (ctx.dst_mac, ctx.dst_ip)
-    return Observation(
-        ts_ns=ctx.ts_ns,
-        flow_uid=ctx.flow_uid,
-        protocol=protocol,
-        mac=mac,
-        ip=ip,
-        fields=clean,  # type: ignore[arg-type]
-    )
+    return new_observation(ctx.ts_ns, ctx.flow_uid, protocol, mac, ip, clean, "")
 
 
 def safe_text(raw: bytes, limit: int = 256) -> str:
@@ -127,7 +142,25 @@ DissectFn = Callable[[PacketContext, bytes], Sequence[Observation]]
 
 def mac_text(raw: bytes) -> str:
     """Six bytes as a lower-case colon-separated MAC address (the form observations use)."""
-    return ":".join(f"{b:02x}" for b in raw[:6])
+    return raw[:6].hex(":")
+
+
+def ipv4_text(raw: bytes) -> str:
+    """Four bytes as dotted-quad text: ``str(ipaddress.IPv4Address(raw))`` without the object
+    (10x cheaper). Raises ValueError unless ``raw`` has exactly four bytes, as that does."""
+    a, b, c, d = raw
+    return f"{a}.{b}.{c}.{d}"
+
+
+def ipv6_text(raw: bytes) -> str:
+    """Sixteen bytes as canonical IPv6 text (RFC 5952, as ``ipaddress`` writes it), remembered:
+    the same few addresses (link-local, multicast) come again and again."""
+    return _ipv6_text(bytes(raw))
+
+
+@lru_cache(maxsize=4096)
+def _ipv6_text(raw: bytes) -> str:
+    return str(ipaddress.IPv6Address(raw))
 
 
 class L2FieldsDissector:

@@ -18,11 +18,10 @@ advertises an address of a management interface, not of the sending port.
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 
 from wardwatch.model.observation import FieldValue
-from wardwatch.sensor.dissect.base import L2FieldsDissector, safe_text
+from wardwatch.sensor.dissect.base import L2FieldsDissector, ipv4_text, ipv6_text, safe_text
 
 MAX_TLVS = 64
 MAX_ADDRESSES = 16
@@ -66,9 +65,9 @@ def parse_addresses(value: bytes) -> list[str]:
             break
         text: str | None = None
         if ptype == 1 and proto == b"\xcc" and alen == 4:
-            text = str(ipaddress.IPv4Address(addr))
+            text = ipv4_text(addr)
         elif ptype == 2 and proto == _IPV6_SNAP and alen == 16:
-            text = str(ipaddress.IPv6Address(addr))
+            text = ipv6_text(addr)
         if text and text not in out:
             out.append(text)
     return out

@@ -23,12 +23,11 @@ Observations:
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, mac_text, obs, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text, obs, safe_text
 
 MAGIC = b"\x63\x82\x53\x63"
 MAX_OPTIONS = 255
@@ -59,7 +58,7 @@ def _ip(raw: bytes) -> str | None:
     """IPv4 text for a 4-byte value, None for 0.0.0.0 or a wrong length."""
     if len(raw) != 4 or raw == b"\x00\x00\x00\x00":
         return None
-    return str(ipaddress.IPv4Address(raw))
+    return ipv4_text(raw)
 
 
 def parse_option_area(area: bytes, codes: list[int], values: dict[int, bytes]) -> None:

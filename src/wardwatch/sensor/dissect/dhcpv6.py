@@ -22,12 +22,11 @@ reported as ``dhcpv6.duid_mac``: it is *a* MAC of the host, not necessarily the 
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, mac_text, obs, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv6_text, mac_text, obs, safe_text
 
 MAX_OPTIONS = 64
 MAX_RELAY_DEPTH = 8
@@ -175,7 +174,7 @@ def _ia_addresses(options: list[tuple[int, bytes]]) -> list[str]:
             continue
         for sub_code, sub in parse_options(value[12:]):
             if sub_code == OPT_IAADDR and len(sub) >= 24 and len(out) < MAX_LIST:
-                text = str(ipaddress.IPv6Address(sub[:16]))
+                text = ipv6_text(sub[:16])
                 if text not in out:
                     out.append(text)
     return out
@@ -211,7 +210,7 @@ class Dhcpv6Dissector:
             if len(msg) < 34:
                 return []
             relayed = True
-            peer = str(ipaddress.IPv6Address(msg[18:34]))
+            peer = ipv6_text(msg[18:34])
             inner = _first(parse_options(msg[34:]), OPT_RELAY_MSG)
             if inner is None:
                 return []

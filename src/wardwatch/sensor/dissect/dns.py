@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import Observation
-from wardwatch.sensor.dissect.base import PacketContext, obs, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, ipv6_text, obs, safe_text
 
 MAX_QUESTIONS = 8
 MAX_RECORDS = 64
@@ -121,9 +121,9 @@ class Record:
     def address(self) -> str | None:
         """Text form of an A / AAAA record's address, else None."""
         if self.rtype == TYPE_A and len(self.rdata) == 4:
-            return str(ipaddress.IPv4Address(self.rdata))
+            return ipv4_text(self.rdata)
         if self.rtype == TYPE_AAAA and len(self.rdata) == 16:
-            return str(ipaddress.IPv6Address(self.rdata))
+            return ipv6_text(self.rdata)
         return None
 
 

@@ -21,11 +21,10 @@ reported as ``lldp.mgmt_ip`` only (it may belong to a different interface of the
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 
 from wardwatch.model.observation import FieldValue
-from wardwatch.sensor.dissect.base import L2FieldsDissector, mac_text, safe_text
+from wardwatch.sensor.dissect.base import L2FieldsDissector, ipv4_text, ipv6_text, mac_text, safe_text
 
 MAX_TLVS = 64
 MAX_LIST = 16
@@ -61,9 +60,9 @@ TEXT_TLVS: dict[int, str] = {4: "lldp.port_description", 5: "lldp.system_name", 
 def _address(family: int, raw: bytes) -> str | None:
     """IANA address family 1 (IPv4), 2 (IPv6), 6 (802 MAC) to text."""
     if family == 1 and len(raw) == 4:
-        return str(ipaddress.IPv4Address(raw))
+        return ipv4_text(raw)
     if family == 2 and len(raw) == 16:
-        return str(ipaddress.IPv6Address(raw))
+        return ipv6_text(raw)
     if family == 6 and len(raw) == 6:
         return mac_text(raw)
     return None

@@ -24,12 +24,11 @@ Observations:
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, mac_text, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text, safe_text
 
 TYPE_NB = 0x20
 TYPE_NBSTAT = 0x21
@@ -173,7 +172,7 @@ class NbnsDissector:
             for i in range(0, min(len(rdata), 6 * MAX_RECORDS) - 5, 6):
                 nb_flags = struct.unpack_from("!H", rdata, i)[0]
                 address = rdata[i + 2 : i + 6]
-                ip = None if address == b"\x00\x00\x00\x00" else str(ipaddress.IPv4Address(address))
+                ip = None if address == b"\x00\x00\x00\x00" else ipv4_text(address)
                 group = bool(nb_flags & 0x8000)
                 out.append(self._make(ctx, ip, self._name_fields(opcode, name, suffix, group)))
         return out
