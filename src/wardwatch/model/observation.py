@@ -125,11 +125,14 @@ def _memo_key(
     return tuple(parts)
 
 
+#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=True)`` built once: ``dumps`` with any
+#: non-default argument builds a new encoder per call. Same settings, so the same text.
+_CANON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def _content_uid(protocol: str, mac: str | None, ip: str | None, fields: dict[str, FieldValue]) -> str:
     """The uid's definition: blake2b-96 of the canonical JSON of the content (sorted fields)."""
-    canon = json.dumps(
-        [protocol, mac, ip, sorted((k, list(v) if isinstance(v, tuple) else v) for k, v in fields.items())],
-        separators=(",", ":"),
-        ensure_ascii=True,
+    canon = _CANON.encode(
+        [protocol, mac, ip, sorted((k, list(v) if isinstance(v, tuple) else v) for k, v in fields.items())]
     )
     return hashlib.blake2b(canon.encode(), digest_size=12).hexdigest()
