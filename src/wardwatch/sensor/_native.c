@@ -587,16 +587,98 @@ release_buf:
     return NULL;
 }
 
+/* --- SYN memo key ----------------------------------------------------------------------------------- */
+PyDoc_STRVAR(syn_key_doc,
+"syn_key(pkt, l3, l4, ip_version, syn_ack) -> tuple\n\n"
+"The memo key of a SYN/SYN-ACK: exactly the tuple engine._syn_key builds in Python (everything\n"
+"_tcp_traits reads, the per-connection values reduced to whether they are zero, the timestamp\n"
+"option's values masked). pkt is the captured frame; the TCP header must be in it.");
+
+static PyObject *syn_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "syn_key takes 5 arguments, not %zd", nargs);
+        return NULL;
+    }
+    Py_ssize_t l3 = PyLong_AsSsize_t(args[1]);
+    if (l3 == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t l4 = PyLong_AsSsize_t(args[2]);
+    if (l4 == -1 && PyErr_Occurred()) return NULL;
+    long ipv = PyLong_AsLong(args[3]);
+    if (ipv == -1 && PyErr_Occurred()) return NULL;
+    int syn_ack = PyObject_IsTrue(args[4]);
+    if (syn_ack < 0) return NULL;
+    Py_buffer buf;
+    if (PyObject_GetBuffer(args[0], &buf, PyBUF_SIMPLE) < 0) return NULL;
+    const uint8_t *p = (const uint8_t *)buf.buf;
+    Py_ssize_t n = buf.len;
+    PyObject *ip = NULL, *opts = NULL, *result = NULL;
+    if (l3 < 0 || l4 < 0 || l4 > n - 20) {
+        PyErr_SetString(PyExc_ValueError, "syn_key: the TCP header is not in the packet");
+        goto done;
+    }
+    if (ipv == 4 && n >= l3 + 20) {
+        int ident = p[l3 + 4] | p[l3 + 5];
+        ip = Py_BuildValue("(iiNi)", p[l3 + 1] & 3, p[l3 + 6] & 0xC0, PyBool_FromLong(ident != 0), p[l3 + 8]);
+    } else if (ipv == 6 && n >= l3 + 40) {
+        ip = Py_BuildValue("(ii)", p[l3 + 1] & 0x30, p[l3 + 7]);
+    } else {
+        ip = PyTuple_New(0);
+    }
+    if (ip == NULL) goto done;
+    const uint8_t *t = p + l4;
+    uint32_t seq = (uint32_t)be32(t + 4), ack = (uint32_t)be32(t + 8);
+    int off = t[12], flags = t[13], win = (int)be16(t + 14), urg = (int)be16(t + 18);
+    /* options: pkt[l4 + 20 : l4 + (off >> 4) * 4], clamped to the packet as a slice is */
+    Py_ssize_t o_end = l4 + (Py_ssize_t)(off >> 4) * 4;
+    if (o_end > n) o_end = n;
+    Py_ssize_t olen = o_end - (l4 + 20);
+    if (olen < 0) olen = 0;
+    opts = PyBytes_FromStringAndSize((const char *)(p + l4 + 20), olen);
+    if (opts == NULL) goto done;
+    /* the timestamp values, walked as _tcp_traits walks the options (_mask_timestamps) */
+    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(opts);
+    Py_ssize_t i = 0;
+    while (i < olen) {
+        uint8_t kind = o[i];
+        if (kind == 0) break;
+        if (kind == 1) {
+            i += 1;
+            continue;
+        }
+        if (i + 1 >= olen || o[i + 1] < 2 || i + o[i + 1] > olen) break;
+        uint8_t ln = o[i + 1];
+        if (kind == 8 && ln == 10) {
+            for (int half = 0; half < 2; half++) {
+                uint8_t *v = o + i + 2 + 4 * half;
+                int any = v[0] | v[1] | v[2] | v[3];
+                v[0] = any ? 1 : 0;
+                v[1] = v[2] = v[3] = 0;
+            }
+        }
+        i += ln;
+    }
+    result = Py_BuildValue("(lNnONNiiiNO)", ipv, PyBool_FromLong(syn_ack), l4 - l3, ip,
+                           PyBool_FromLong(seq != 0), PyBool_FromLong(ack != 0), off, flags, win,
+                           PyBool_FromLong(urg != 0), opts);
+done:
+    Py_XDECREF(ip);
+    Py_XDECREF(opts);
+    PyBuffer_Release(&buf);
+    return result;
+}
+
 /* --- module ---------------------------------------------------------------------------------------- */
 static PyMethodDef methods[] = {
     {"decode_into", (PyCFunction)(void (*)(void))decode_into, METH_FASTCALL, decode_into_doc},
     {"walk_pcap", (PyCFunction)(void (*)(void))walk_pcap, METH_FASTCALL, walk_pcap_doc},
+    {"syn_key", (PyCFunction)(void (*)(void))syn_key, METH_FASTCALL, syn_key_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "wardwatch.sensor._native",
-    "The sensor's per-packet loops in C (header decode, pcap record walk); see _native.c.", -1, methods,
+    "The sensor's per-packet loops in C (header decode, pcap record walk, SYN memo key); see _native.c.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,3 +134,39 @@ def test_timestamp_values_do_not_split_a_host() -> None:
     assert _syn_key(one, 0, 20, 4, False) == _syn_key(two, 0, 20, 4, False)
     assert _syn_key(one, 0, 20, 4, False) != _syn_key(linux_syn(0), 0, 20, 4, False)  # ts1- quirk
     assert "ts" in _tcp_traits(one, 0, 20, 4, False).options
+
+
+def _native_syn_key():  # type: ignore[no-untyped-def]
+    from wardwatch.sensor.capture import _common
+
+    if _common._NATIVE is None:
+        pytest.skip("the C extension wardwatch.sensor._native is not built")
+    return _common._NATIVE.syn_key
+
+
+@settings(max_examples=600, deadline=None)
+@given(syn(), st.data())
+def test_the_c_key_is_the_python_key(
+    made: tuple[bytes, int, int, int, bool, dict[str, int]], data: st.DataObject
+) -> None:
+    """The engine takes ``syn_key`` from the C extension when it is built (ADR 010): it must give
+    the very tuple ``_syn_key`` gives, on SYNs and on SYNs with any byte damaged or cut short."""
+    native_key = _native_syn_key()
+    pkt, l3, l4, ipv, syn_ack, _ = made
+    at = data.draw(st.integers(0, len(pkt) - 1))
+    damaged = pkt[:at] + bytes([data.draw(st.integers(0, 255))]) + pkt[at + 1 :]
+    cut = pkt[: data.draw(st.integers(l4 + 20, len(pkt)))]  # the TCP header is always captured
+    for frame in (pkt, damaged, cut, b"\xee" * 14 + pkt):
+        shift = len(frame) - len(pkt) if frame[:14] == b"\xee" * 14 else 0
+        args = (memoryview(frame), l3 + shift, l4 + shift, ipv, syn_ack)
+        want = _syn_key(*args)
+        got = native_key(*args)
+        assert got == want and [type(x) for x in got] == [type(x) for x in want]
+
+
+def test_the_c_key_refuses_a_packet_without_its_tcp_header() -> None:
+    native_key = _native_syn_key()
+    with pytest.raises(ValueError):
+        native_key(b"\x00" * 30, 0, 20, 4, False)
+    with pytest.raises(struct.error):
+        _syn_key(b"\x00" * 30, 0, 20, 4, False)

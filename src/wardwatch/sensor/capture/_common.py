@@ -110,6 +110,10 @@ class NativeModule(Protocol):
         /,
     ) -> tuple[int, int, int]: ...
 
+    def syn_key(
+        self, pkt: Buffer, l3: int, l4: int, ip_version: int, syn_ack: bool, /
+    ) -> tuple[object, ...]: ...
+
 
 def _load_native() -> NativeModule | None:
     # The extension is optional (setup.py builds it with optional=True): a machine without a C

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -50,6 +50,7 @@ import numpy.typing as npt
 from wardwatch.model._build import builder
 from wardwatch.model.flow import Conversation, Flow, Transport
 from wardwatch.model.observation import Observation
+from wardwatch.sensor.capture._common import native
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.dissect.base import Dissector, PacketContext, TcpTraits
 from wardwatch.sensor.flows.decode import (
@@ -211,6 +212,8 @@ class _SynRows(NamedTuple):
     """What ``SensorEngine._syn`` reads of one batch's SYN/SYN-ACK packets, row ``rank[k]`` for
     sorted position ``k``."""
 
+    key: Callable[[memoryview, int, int, int, bool], tuple[object, ...]]
+    """``_syn_key``, or the same in C when the extension is built (ADR 010)."""
     rank: dict[int, int]
     offset: list[int]
     caplen: list[int]
@@ -1003,7 +1006,9 @@ class SensorEngine:
             assert dec is not None and view is not None and batch is not None
             sp = np.flatnonzero(self._syns)
             ii = view.order[sp]
+            nat = native()
             rows = self._syn_l = _SynRows(
+                nat.syn_key if nat is not None else _syn_key,
                 dict(zip(sp.tolist(), range(sp.shape[0]), strict=True)),
                 batch.offset[ii].tolist(),
                 batch.caplen[ii].tolist(),
@@ -1029,7 +1034,7 @@ class SensorEngine:
             # One host's SYNs share their traits: the whole SYN step (traits, context, every SYN
             # dissector) is remembered per sender, TTL and traits key.
             src_ip = f.lo_ip if rows.from_lo[r] else f.hi_ip
-            key = (_syn_key(pkt, l3, l4, ipv, syn_ack), rows.src_mac[r], src_ip, rows.ttl[r])
+            key = (rows.key(pkt, l3, l4, ipv, syn_ack), rows.src_mac[r], src_ip, rows.ttl[r])
             if self._remembered(self._syn_memo, key, len(self._syn_ds), rows.ts[r], f.uid):
                 return
         traits = _tcp_traits(pkt, l3, l4, ipv, syn_ack)
