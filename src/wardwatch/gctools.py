@@ -15,7 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 #: Allocations between young-generation collections while packets are processed (default 700).
-PACKET_PATH_THRESHOLD = 100_000
+#: A scan keeps a million flows and conversations alive: at 100,000 the collections that move
+#: them through the generations still cost 7-10 % of its engine CPU (measured with the collector
+#: off); at 1,000,000 the scan's engine ran 5-10 % faster. Garbage without cycles is freed at
+#: once either way; a cycle waits at most this many allocations.
+PACKET_PATH_THRESHOLD = 1_000_000
 
 
 @contextmanager
