@@ -641,7 +641,7 @@ class SensorEngine:
         st.flows_end_of_capture = ms.flows_end_of_capture
 
     # --- dispatch --------------------------------------------------------------------------------
-    def _call(self, d: Dissector, ctx: PacketContext, payload: bytes) -> None:
+    def _call(self, d: Dissector, ctx: PacketContext, payload: bytes, remember: bool = True) -> None:
         """Run one dissector, remembering the results of repeated inputs.
 
         Dissectors are pure functions of (context, payload) (see ``dissect.base``), and devices
@@ -657,12 +657,14 @@ class SensorEngine:
         prefixes are cached only for dissectors that declare their context fields (HTTP: the
         same poll from the same device); with the whole context in the key they would never
         repeat (the client's port changes per connection). Dissectors from outside the bundled
-        set are never cached.
+        set are never cached. ``remember=False``: the caller remembers the whole packet step
+        under a key at least as fine as this one (``_run``), so this cache is not consulted.
         """
         self.stats.dissector_calls += 1
         key: tuple[object, ...] | None = None
         if (
-            self._cache_cap
+            remember
+            and self._cache_cap
             and (ctx.tcp is not None or ctx.transport is not Transport.TCP or id(d) in self._ctx_fields)
             and len(payload) <= CACHE_MAX_PAYLOAD
             and id(d) in self._pure
@@ -766,7 +768,7 @@ class SensorEngine:
         results: list[tuple[Observation, ...]] = []
         for d in ds:
             before = len(out)
-            self._call(d, ctx, payload)
+            self._call(d, ctx, payload, key is None)
             results.append(tuple(out[before:]))
         if (
             key is not None
