@@ -37,6 +37,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from wardwatch.model._build import builder
 from wardwatch.model.flow import Flow, Transport
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.flows.decode import (
@@ -137,6 +138,9 @@ def uid_of(flow: Flow) -> str:
     )
 
 
+_new_flow = builder(Flow)  # a frozen dataclass's __init__ costs 3x as much (model/_build.py)
+
+
 class FlowState:
     """A live flow. Counters are per canonical direction (lo -> hi, hi -> lo)."""
 
@@ -229,7 +233,7 @@ class FlowState:
         a, b = (lo_side, hi_side) if self.a_is_lo else (hi_side, lo_side)
         side = self.server_side()
         server = None if side < 0 else ("a" if (side == 0) == self.a_is_lo else "b")
-        return Flow(
+        return _new_flow(
             uid=self.uid,
             transport=self.transport,
             a_mac=format_mac(self.a_mac),
