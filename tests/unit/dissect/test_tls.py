@@ -328,3 +328,10 @@ def test_fuzz_mutated(handshake: tuple[bytes, bytes], data: st.DataObject) -> No
         if buf:
             buf[data.draw(st.integers(0, len(buf) - 1))] = data.draw(st.integers(0, 255))
     _check(D.dissect(SERVER, bytes(buf)))
+
+
+@given(st.binary(max_size=41))
+def test_vectors_of_16_bit_values_read_as_the_pairwise_loop(data: bytes) -> None:
+    from wardwatch.sensor.dissect.tls import _u16s
+
+    assert _u16s(data) == [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data) - 1, 2)]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,15 +157,18 @@ class ClientHello:
     sig_algs: list[int] = field(default_factory=list)
 
 
+def _u16s(data: bytes) -> list[int]:
+    """The big-endian 16-bit values of a vector (a trailing odd byte ignored), in one call."""
+    return list(struct.unpack_from(f"!{len(data) // 2}H", data))
+
+
 def parse_client_hello(body: bytes) -> ClientHello:
     """Parse a ClientHello handshake body; raises ``_Short``/``ValueError`` when malformed."""
     r = _Reader(body)
     hello = ClientHello(legacy_version=r.u16())
     r.take(32)  # random
     r.vec(1)  # legacy_session_id
-    suites = _Reader(r.vec(2))
-    while suites.remaining >= 2:
-        hello.ciphers.append(suites.u16())
+    hello.ciphers = _u16s(r.vec(2))
     r.vec(1)  # compression methods
     if r.remaining < 2:
         return hello  # extensions are optional before TLS 1.2
@@ -194,13 +198,9 @@ def _client_extension(hello: ClientHello, ext_type: int, data: bytes) -> None:
         while protos.remaining >= 1 and len(hello.alpn) < MAX_LIST:
             hello.alpn.append(protos.vec(1))
     elif ext_type == EXT_SUPPORTED_VERSIONS:
-        versions = _Reader(r.vec(1))
-        while versions.remaining >= 2:
-            hello.supported_versions.append(versions.u16())
+        hello.supported_versions.extend(_u16s(r.vec(1)))
     elif ext_type == EXT_SIG_ALGS:
-        algs = _Reader(r.vec(2))
-        while algs.remaining >= 2:
-            hello.sig_algs.append(algs.u16())
+        hello.sig_algs.extend(_u16s(r.vec(2)))
 
 
 def _alpn_chars(value: bytes) -> str:
