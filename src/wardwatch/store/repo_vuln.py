@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from wardwatch.model.advisory import (
     Advisory,
@@ -175,7 +175,12 @@ class VulnRepo:
         self.pg = conn.dialect.name == "postgresql"
 
     def _insert(self, table: Table) -> Any:
-        return postgresql.insert(table) if self.pg else sqlite.insert(table)
+        if self.pg:
+            # imported here: the package loads every PostgreSQL driver's dialect, for nothing on SQLite
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     # --- imports ---
 

@@ -116,3 +116,21 @@ def test_readers_are_not_blocked_by_a_writer(tmp_path: Path) -> None:
     finally:
         writer.close()
         reader.close()
+
+
+def test_a_driver_error_in_a_bulk_read_is_a_store_error(tmp_path: Path) -> None:
+    """Bulk reads run on the driver's cursor; its errors (here: a damaged database whose
+    observation table is gone) still surface as one-line StoreErrors, not driver tracebacks."""
+    path = tmp_path / "damaged.sqlite"
+    store = open_store(f"sqlite:///{path}")
+    with store.transaction() as tx:
+        tx.merge_observations([Observation(1, "f", "dhcp", None, "10.0.0.1", {})])
+    raw = sqlite3.connect(path)
+    raw.execute("DROP TABLE observation")
+    raw.commit()
+    raw.close()
+    try:
+        with pytest.raises(StoreError, match="no such table"), store.transaction() as tx:
+            list(tx.iter_observations())
+    finally:
+        store.close()
