@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from wardwatch.store.sql import SqlStore
+if TYPE_CHECKING:
+    # Imported when a command needs them (opening the store, drawing a table), not at start-up:
+    # ``--help`` and commands that do neither stay cheap (tests/unit/test_cli_startup.py).
+    from rich.table import Table
+
+    from wardwatch.store.sql import SqlStore
 
 DEFAULT_DB = "sqlite:///wardwatch.sqlite"
 
@@ -52,3 +59,21 @@ def opened_store() -> Iterator[SqlStore]:
         raise fail(str(exc)) from None
     finally:
         store.close()
+
+
+class LazyModule:
+    """Stands for a module that is imported at the first attribute read (when a command that
+    uses it runs), so registering commands does not import every subsystem's service."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(import_module(self._name), attribute)
+
+
+def new_table(*args: Any, **kwargs: Any) -> Table:
+    """A :class:`rich.table.Table` (imported on first use: only commands that draw tables need it)."""
+    from rich.table import Table
+
+    return Table(*args, **kwargs)

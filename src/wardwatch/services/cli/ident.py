@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from wardwatch.services.cli.common import fail, opened_store, out
+from wardwatch.services.cli.common import fail, new_table, opened_store, out
 
 
 def _default_author() -> str:
@@ -32,7 +31,7 @@ def _print_changes(changes: Sequence[Mapping[str, object]], limit: int = 50) -> 
     if not changes:
         out.print("no attribute changed")
         return
-    table = Table()
+    table = new_table()
     for column in ("Device", "Attribute", "Was", "Now"):
         table.add_column(column, overflow="fold")
     for change in changes[:limit]:
@@ -124,7 +123,7 @@ def register(app: typer.Typer) -> None:
                 json.dumps({"schema": "wardwatch.overrides/1", "overrides": rows}, indent=2) + "\n"
             )
             return
-        table = Table()
+        table = new_table()
         for column in ("Device", "Attribute", "Value", "By", "When", "Reason", "State"):
             table.add_column(column, overflow="fold")
         for r in rows:
@@ -169,7 +168,7 @@ def register(app: typer.Typer) -> None:
                 if output == "json":
                     sys.stdout.write(json.dumps({"runs": data}, indent=2) + "\n")
                 else:
-                    table = Table()
+                    table = new_table()
                     for column in ("Run", "Trigger", "Knowledge", "Devices", "New", "Changed", "By"):
                         table.add_column(column)
                     for r in runs:

@@ -12,16 +12,18 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from wardwatch.gctools import packet_path_gc
-from wardwatch.services import present
-from wardwatch.services.cli.common import DEFAULT_DB, err, fail, opened_store, out, state
-from wardwatch.services.discovery import DiscoverySummary, SourceSummary, discover
+from wardwatch.services.cli.common import DEFAULT_DB, err, fail, new_table, opened_store, out, state
+
+if TYPE_CHECKING:
+    # Each command imports what it needs when it runs (discovery pulls in NumPy and the
+    # sensor, the progress bar rich.progress): ``--help`` and the other commands start faster.
+    from rich.progress import Progress
+
+    from wardwatch.services.discovery import DiscoverySummary, SourceSummary
 
 app = typer.Typer(
     name="wardwatch",
@@ -73,6 +75,11 @@ def discover_cmd(
     ] = 1,
 ) -> None:
     """Discover devices in packet captures and update the inventory."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from wardwatch.gctools import packet_path_gc
+    from wardwatch.services.discovery import discover
+
     if output not in ("table", "json"):
         raise fail(f"--format must be table or json, not {output!r}")
     with opened_store() as store:
@@ -149,6 +156,8 @@ def devices_cmd(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many devices.")] = None,
 ) -> None:
     """List the device inventory."""
+    from wardwatch.services import present
+
     if output not in ("table", "json", "csv"):
         raise fail(f"--format must be table, json or csv, not {output!r}")
     with opened_store() as store, store.transaction() as tx:
@@ -167,7 +176,7 @@ def devices_cmd(
         writer.writeheader()
         writer.writerows(rows)
         return
-    table = Table(title=f"{len(devices)} devices", title_justify="left")
+    table = new_table(title=f"{len(devices)} devices", title_justify="left")
     for column in ("ID", "MAC", "IP", "Host name", "Vendor", "Model", "Type", "OS", "Last seen"):
         table.add_column(column, overflow="fold")
     for d in devices:
@@ -193,6 +202,8 @@ def device_cmd(
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Show one device: every attribute with its evidence and confidence."""
+    from wardwatch.services import present
+
     if output not in ("table", "json"):
         raise fail(f"--format must be table or json, not {output!r}")
     with opened_store() as store, store.transaction() as tx:
@@ -214,7 +225,7 @@ def device_cmd(
         out.print("MAC is locally administered (randomized or software-assigned): no registry vendor")
     for ip in data["ips"]:
         out.print(f"  ip {ip['ip']:<40} {ip['first_seen']} .. {ip['last_seen']}  ({ip['source']})")
-    table = Table(show_lines=True)
+    table = new_table(show_lines=True)
     for column in ("Attribute", "Value", "Confidence", "Evidence"):
         table.add_column(column, overflow="fold")
     for name, attr in data["attributes"].items():

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from wardwatch.services.cli.common import err, fail, opened_store, out
+from wardwatch.services.cli.common import err, fail, new_table, opened_store, out
 
 FORMATS = ("table", "json", "csv")
 
@@ -133,7 +132,7 @@ def recalls_cmd(
             ],
         )
         return
-    table = Table(title=f"{len(rows)} recall matches", title_justify="left", show_lines=True)
+    table = new_table(title=f"{len(rows)} recall matches", title_justify="left", show_lines=True)
     for column in ("Recall", "Level", "Unit", "Where", "Evidence"):
         table.add_column(column, overflow="fold")
     for r in rows:
@@ -305,7 +304,7 @@ def assets_reconcile_cmd(
         _csv(flat, fields)
         return
     out.print(", ".join(f"{v} {k.replace('_', '-')}" for k, v in counts.items()))
-    table = Table(show_lines=False)
+    table = new_table(show_lines=False)
     for column in ("State", "Device", "Asset", "By", "Conflicts (network / CMMS)"):
         table.add_column(column, overflow="fold")
     for r in rows:
@@ -435,7 +434,7 @@ def lifecycle_cmd(
         ]
         _csv(flat, list(flat[0]) if flat else ["device_id"])
         return
-    table = Table(title=f"lifecycle as of {_short(iso(at))} UTC", title_justify="left")
+    table = new_table(title=f"lifecycle as of {_short(iso(at))} UTC", title_justify="left")
     for column in ("ID", "Type", "Vendor / model", "Last seen", "Status", "Support", "Hours/day"):
         table.add_column(column, overflow="fold")
     for r in rows:
@@ -500,7 +499,7 @@ def alerts_cmd(
             ["id", "kind", "state", "title", "device_id", "asset_tag", "first", "last", "count", "dedup_key"],
         )
         return
-    table = Table(title=f"{len(rows)} alerts", title_justify="left")
+    table = new_table(title=f"{len(rows)} alerts", title_justify="left")
     for column in ("ID", "Kind", "State", "Alert", "Last", "Count"):
         table.add_column(column, overflow="fold")
     for r in rows:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from wardwatch.services.cli.common import fail, opened_store, out
+from wardwatch.services.cli.common import LazyModule, fail, new_table, opened_store, out
 
 
 def _check_format(output: str) -> None:
@@ -23,7 +22,10 @@ def _json(data: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands (or sub-apps) to the ``wardwatch`` app."""
-    from wardwatch.services import risk as svc
+    if TYPE_CHECKING:
+        from wardwatch.services import risk as svc
+    else:  # imported when a command runs: not every command needs the risk service
+        svc = LazyModule("wardwatch.services.risk")
 
     risk = typer.Typer(
         help="Device risk in context: likelihood x impact, SSVC decisions, explanations.",
@@ -59,7 +61,9 @@ def register(app: typer.Typer) -> None:
                 for line in s.explanation:
                     out.print(f"  {line}")
                 if s.findings:
-                    t = Table("Vulnerability", "Risk", "Likelihood", "Impact", "SSVC", "Decision", "CVSS env")
+                    t = new_table(
+                        "Vulnerability", "Risk", "Likelihood", "Impact", "SSVC", "Decision", "CVSS env"
+                    )
                     for f in s.findings:
                         t.add_row(
                             f.vulnerability,
@@ -90,7 +94,7 @@ def register(app: typer.Typer) -> None:
             f"scored {summary.devices} devices, {summary.findings} findings with {summary.version} in "
             f"{summary.seconds:.1f}s; decisions {summary.decisions}"
         )
-        t = Table("Device", "Risk", "Likelihood", "Impact", "Decision", "Findings", "Driven by")
+        t = new_table("Device", "Risk", "Likelihood", "Impact", "Decision", "Findings", "Driven by")
         for r in rows:
             t.add_row(
                 f"{r['device_id']} {r['context'].get('label', '')}",
@@ -176,7 +180,7 @@ def register(app: typer.Typer) -> None:
             )
             return
         out.print(f"{result.context.label}: risk {result.score.risk} now; {len(options)} option(s)")
-        t = Table("#", "Option", "Residual risk", "Decisions after", "Detail")
+        t = new_table("#", "Option", "Residual risk", "Decisions after", "Detail")
         for o in options:
             moved = ", ".join(f"{v} {a}->{b}" for v, a, b in o.transitions)
             t.add_row(
@@ -249,7 +253,7 @@ def register(app: typer.Typer) -> None:
         if output == "json":
             _json({"schema": "wardwatch.procure/1", "candidates": rows})
             return
-        t = Table("", *(r["candidate"] for r in rows))
+        t = new_table("", *(r["candidate"] for r in rows))
         for key in (
             "vendor",
             "model",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from wardwatch.services.cli.common import err, fail, opened_store, out
+from wardwatch.services.cli.common import LazyModule, err, fail, new_table, opened_store, out
 
 
 def _ns_text(ns: int | None) -> str:
@@ -19,7 +18,10 @@ def _ns_text(ns: int | None) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands (or sub-apps) to the ``wardwatch`` app."""
-    from wardwatch.services import vulns as svc
+    if TYPE_CHECKING:
+        from wardwatch.services import vulns as svc
+    else:  # imported when a command runs: not every command needs the vulns service
+        svc = LazyModule("wardwatch.services.vulns")
 
     feeds = typer.Typer(
         help="Import offline vulnerability feeds (NVD, KEV, EPSS, CSAF, SBOM, VEX).", no_args_is_help=True
@@ -71,7 +73,7 @@ def register(app: typer.Typer) -> None:
             f"EPSS: {c['epss']}  SSVC: {c['ssvc']}  SBOMs: {c['sbom']}  VEX statements: {c['vex_statement']}  "
             f"findings: {c['finding_active']} active / {c['finding']}  decisions: {c['analysis']}"
         )
-        t = Table("When", "Status", "Format", "Records", "Watermark", "File")
+        t = new_table("When", "Status", "Format", "Records", "Watermark", "File")
         for r in status["imports"][:20]:
             t.add_row(
                 _ns_text(r["finished_ns"]),
@@ -142,7 +144,7 @@ def register(app: typer.Typer) -> None:
         elif output == "csv":
             typer.echo(svc.to_csv(rows), nl=False)
         else:
-            t = Table(
+            t = new_table(
                 "Device",
                 "Vendor / model",
                 "Vulnerability",
@@ -246,7 +248,7 @@ def register(app: typer.Typer) -> None:
         """Every decision recorded for a vulnerability, oldest first (people and VEX documents)."""
         with opened_store() as store:
             rows = svc.analysis_history(store, vulnerability=vulnerability)
-        t = Table("When", "Scope", "Target", "State", "Justification", "Author", "Source", "Comment")
+        t = new_table("When", "Scope", "Target", "State", "Justification", "Author", "Source", "Comment")
         for r in rows:
             t.add_row(
                 _ns_text(r["created_ns"]),
