@@ -12,6 +12,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 
 from wardwatch.store import sql
 from wardwatch.store.sql import SCHEMA_HEAD, SqlStore, open_store
@@ -63,3 +64,47 @@ def test_a_database_behind_the_head_is_upgraded(tmp_path: Path) -> None:
 def _tables(store: SqlStore) -> set[str]:
     with store.engine.connect() as conn:
         return set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars())
+
+
+def _sqlite_schema(path: Path) -> dict[str, object]:
+    """Everything SQLite knows of a database's schema, table by table (columns with types,
+    defaults, nullability and key positions; indexes with their columns, uniqueness and origin;
+    foreign keys), leaving out only the order the tables and indexes were created in."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        out: dict[str, object] = {}
+        names = [
+            r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        ]
+        for t in names:
+            indexes = []
+            for _, iname, unique, origin, partial in con.execute(f"PRAGMA index_list('{t}')"):
+                cols = [r[2] for r in con.execute(f"PRAGMA index_xinfo('{iname}')")]
+                shown = iname if origin == "c" else origin  # auto-indexes are named by creation order
+                indexes.append((shown, unique, origin, partial, cols))
+            fks = sorted(r[2:] for r in con.execute(f"PRAGMA foreign_key_list('{t}')"))
+            columns = list(con.execute(f"PRAGMA table_xinfo('{t}')"))
+            out[t] = (columns, sorted(indexes, key=repr), fks)
+        return out
+    finally:
+        con.close()
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(tmp_path: Path) -> None:
+    """``open_store`` creates a new SQLite database from ``schema.metadata`` and stamps the head
+    (no Alembic at all); that must be the very schema running every migration builds, so later
+    migrations apply to both alike (the downgrade/upgrade test above starts from such a file)."""
+    fast = tmp_path / "fast.sqlite"
+    open_store(f"sqlite:///{fast}").close()
+    migrated = tmp_path / "migrated.sqlite"
+    engine = create_engine(f"sqlite:///{migrated}")
+    config = Config()
+    config.set_main_option("script_location", str(Path(sql.__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    engine.dispose()
+    assert _sqlite_schema(fast) == _sqlite_schema(migrated)
+    assert "device" in _sqlite_schema(fast)
