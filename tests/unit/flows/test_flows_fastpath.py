@@ -121,6 +121,13 @@ def test_flow_table_stays_at_its_cap_and_counts_evictions() -> None:
     assert len(out.flows) == cap
 
 
+def _one_batch(pkts: list[tuple[int, bytes]], config: SensorConfig) -> tuple[list[object], SensorEngine]:
+    """The observations of ``pkts`` fed as one batch (and finished), and the engine."""
+    engine = SensorEngine(config)
+    found = engine.feed(PacketBatch.from_packets(pkts, linktype=LinkType.ETHERNET)).observations
+    return [*found, *engine.finish().observations], engine
+
+
 def test_repeated_frames_and_datagrams_are_remembered_whole() -> None:
     """Identical ARP frames and SSDP datagrams (bundled dissectors) are remembered as whole
     packet steps: the same observations as dissecting each again, every call counted; a frame
@@ -140,13 +147,8 @@ def test_repeated_frames_and_datagrams_are_remembered_whole() -> None:
     pkts = [(i * SEC, frame) for i in range(5)] + [(6 * SEC, other_dst)]
     pkts += [(10 * SEC + i, ssdp) for i in range(4)]
 
-    def go(config: SensorConfig) -> tuple[list[object], SensorEngine]:
-        engine = SensorEngine(config)
-        found = engine.feed(PacketBatch.from_packets(pkts, linktype=LinkType.ETHERNET)).observations
-        return found + engine.finish().observations, engine
-
-    plain, plain_engine = go(SensorConfig(dissect_cache_entries=0))
-    fast, engine = go(SensorConfig())
+    plain, plain_engine = _one_batch(pkts, SensorConfig(dissect_cache_entries=0))
+    fast, engine = _one_batch(pkts, SensorConfig())
     assert fast == plain and len({o.flow_uid for o in fast}) >= 2  # type: ignore[attr-defined]
     assert engine.stats.dissector_calls == plain_engine.stats.dissector_calls
     # 4 ARP repeats and 3 SSDP repeats came from the memo; the frame to another MAC did not
@@ -173,13 +175,8 @@ def test_a_repeated_http_poll_is_a_cache_hit() -> None:
         pkts += [(t, c2s(sport, 1000, "S")), (t + 1, c2s(sport, 1001, "PA", req))]
         pkts += [(t + 2, c2s(sport, 1001 + len(req), "FA"))]
 
-    def go(config: SensorConfig) -> tuple[list[object], SensorEngine]:
-        engine = SensorEngine(config)
-        found = engine.feed(PacketBatch.from_packets(pkts, linktype=LinkType.ETHERNET)).observations
-        return found + engine.finish().observations, engine
-
-    plain, _ = go(SensorConfig(dissect_cache_entries=0))
-    fast, engine = go(SensorConfig())
+    plain, _ = _one_batch(pkts, SensorConfig(dissect_cache_entries=0))
+    fast, engine = _one_batch(pkts, SensorConfig())
     http = [o for o in fast if o.protocol == "http"]  # type: ignore[attr-defined]
     assert fast == plain and len(http) == 3 and len({o.flow_uid for o in http}) == 3  # type: ignore[attr-defined]
     http_keys = [k for k in engine._cache if isinstance(k[-1], bytes) and k[-1].startswith(b"GET")]
