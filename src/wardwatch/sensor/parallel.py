@@ -155,6 +155,7 @@ def _run_shard(
     except CaptureError as exc:
         error = str(exc)
     add(engine.finish())
+    engine.close()
     send()
     stats = {f.name: getattr(engine.stats, f.name) for f in fields(engine.stats)}
     return ShardResult(output=total, stats=stats, read=read, error=error)

@@ -183,6 +183,7 @@ def discover_source(
     except CaptureError as err:
         summary.error = str(err)
     out = engine.finish()
+    engine.close()
     summary.observations += len(out.observations)
     summary.flows += out.flows_ended
     pending.add(out)
@@ -405,6 +406,7 @@ def run_live(
                 next_flush = clock() + flush_seconds
     finally:
         out = engine.finish()
+        engine.close()
         summary.observations += len(out.observations)
         summary.flows += out.flows_ended
         pending.add(out)

@@ -168,6 +168,18 @@ class SensorOutput:
     """Flows that ended (all of them, also those not in ``flows`` under ``flow_records="evidence"``)."""
 
 
+def _ignore_update(f: FlowState, s: int, e: int) -> None:
+    """The meter's hooks after :meth:`SensorEngine.close`."""
+
+
+def _ignore_end(f: FlowState, reason: str) -> None:
+    """The meter's hooks after :meth:`SensorEngine.close`."""
+
+
+def _ignore_view(view: BatchView) -> None:
+    """The meter's hooks after :meth:`SensorEngine.close`."""
+
+
 class _Stream:
     """One TCP direction's in-order prefix."""
 
@@ -452,6 +464,7 @@ class SensorEngine:
         self._cache_skip: dict[int, int] = {
             id(d): int(getattr(d, "cache_skip", 0)) for d in self.dissectors if id(d) in self._ctx_fields
         }
+        self._closed = False
         # per-batch state for the hooks
         self._batch: PacketBatch | None = None
         self._dec: Decoded | None = None
@@ -468,6 +481,8 @@ class SensorEngine:
     # --- public API ------------------------------------------------------------------------------
     def feed(self, batch: PacketBatch) -> SensorOutput:
         """Process one batch; returns what became final during it (flows ended, observations ...)."""
+        if self._closed:
+            raise RuntimeError("the sensor engine was closed: make a new one")
         out = self._out = SensorOutput()
         n = len(batch)
         if n == 0:
@@ -515,6 +530,26 @@ class SensorEngine:
             self._settle()
         self.stats.observations += len(out.observations)
         return out
+
+    def close(self) -> None:
+        """Let go of everything the engine holds (after :meth:`finish`); it cannot be fed again,
+        and ``stats`` stay readable.
+
+        The meter calls back into the engine, so the two form a reference cycle, and everything
+        the engine holds (remembered results, aggregates, evidence tracking: hundreds of thousands
+        of objects) would wait for the cyclic collector: at the end of ``discover`` on the bench's
+        hospital capture that one collection took over a second. With the hooks dropped,
+        reference counting frees it all as soon as the caller drops the engine."""
+        self.meter.on_update = _ignore_update
+        self.meter.on_end = _ignore_end
+        self.meter.on_view = _ignore_view
+        for table in (self._cache, self._memo, self._syn_memo, self._sightings, self._convs):
+            table.clear()
+        for other in (self._sight_dirty, self._conv_dirty, self._track, self._refs, self._streams):
+            other.clear()
+        self._ended.clear()
+        self._out = SensorOutput()
+        self._closed = True
 
     # --- meter hooks -----------------------------------------------------------------------------
     def _on_view(self, view: BatchView) -> None:
