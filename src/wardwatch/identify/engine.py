@@ -174,7 +174,7 @@ def _field_hits(name: str, value: object, rules: tuple[Rule, ...], knowledge: Kn
 def _rule_hits(rules: tuple[Rule, ...], texts: tuple[str, ...], knowledge: Knowledge) -> tuple[_Hit, ...]:
     """Every rule against every text, in that order (the order of the evidence)."""
     found: list[_Hit] = []
-    for rule in rules:
+    for rule in knowledge.candidate_rules(rules, texts):
         for text in texts:
             match = rule.pattern.search(text)
             if match is None:

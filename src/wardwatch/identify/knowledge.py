@@ -22,6 +22,50 @@ _LEGAL_SUFFIX = re.compile(
 #: a long-running sensor would otherwise grow them without bound; past it, misses are computed.
 CACHE_LIMIT = 100_000
 
+#: A pattern that matches exactly one string of digits (``^1234$``): the 1,445 BACnet vendor-id
+#: rules. ``re.search`` finds such a pattern in a text only when the text is those digits, or
+#: those digits and one final newline (``$`` also matches before a trailing newline).
+_DIGITS_ONLY = re.compile(r"\^([0-9]+)\$")
+
+
+class LazyPattern:
+    """A case-insensitive regular expression compiled on first use.
+
+    Most rules are never tried in a given run (a capture without BACnet never reads the 1,445
+    vendor-id rules), and compiling all 1,600 patterns cost about 0.1 s at every start.
+    """
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        """The compiled pattern (compiled now if it was not yet; a bad pattern raises re.error)."""
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, re.IGNORECASE)
+        return self._compiled
+
+    @property
+    def flags(self) -> int:
+        """The compiled pattern's flags."""
+        return self.compiled.flags
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """``re.Pattern.search``."""
+        return self.compiled.search(text)
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.pattern!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyPattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -29,7 +73,7 @@ class Rule:
 
     id: str
     field: str
-    pattern: re.Pattern[str]
+    pattern: LazyPattern | re.Pattern[str]
     set: tuple[tuple[str, str], ...]
     confidence: float
     source: str
@@ -94,6 +138,11 @@ class Knowledge:
     """:meth:`canonical_vendor` results (each miss tries every vendors.json pattern)."""
     vendor_index: dict[str, VendorEntry] = field(default_factory=dict, init=False, compare=False, repr=False)
     """vendors.json entries by canonical name (the first entry of a name, as a linear search finds)."""
+    literal_index: dict[int, tuple[tuple[Rule, ...], dict[str, tuple[int, ...]], tuple[int, ...]]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """:meth:`candidate_rules`' index of a rules tuple (by its id; the tuple is held, so the id
+    stays its own): positions of exact-digits rules by their digits, and of all other rules."""
     family_needles: _FamilyNeedles | None = field(default=None, init=False, compare=False, repr=False)
     """Which families an ASCII text can match at all, from literal text their patterns require
     (see :func:`_family_needles`); None when the patterns do not allow that shortcut."""
@@ -173,9 +222,41 @@ class Knowledge:
         """The rules that read one observation field, in file order."""
         return self.by_field.get(field, ())
 
+    def candidate_rules(self, rules: tuple[Rule, ...], texts: Sequence[str]) -> tuple[Rule, ...]:
+        """The rules of ``rules`` (in their order) that can match one of ``texts``: those whose
+        pattern is one exact string of digits (``^1234$``) only when a text is that string (with
+        at most a final newline, which ``$`` allows); every other rule always. A prefilter, so
+        a value is tried against its own vendor-id rule, not against all 1,445 of them."""
+        index = self.literal_index.get(id(rules))
+        if index is None or index[0] is not rules:
+            index = (rules, *_literal_index(rules))
+            if len(self.literal_index) >= 1024:
+                self.literal_index.clear()
+            self.literal_index[id(rules)] = index
+        _, by_literal, others = index
+        if not by_literal:
+            return rules
+        positions = set(others)
+        for text in texts:
+            positions.update(by_literal.get(text[:-1] if text.endswith("\n") else text, ()))
+        return tuple(rules[i] for i in sorted(positions))
+
     def vendor(self, name: str) -> VendorEntry | None:
         """The vendors.json entry of a canonical name."""
         return self.vendor_index.get(name)
+
+
+def _literal_index(rules: tuple[Rule, ...]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Positions of the exact-digits rules by their digits, and positions of the others."""
+    by_literal: dict[str, list[int]] = {}
+    others: list[int] = []
+    for i, rule in enumerate(rules):
+        exact = _DIGITS_ONLY.fullmatch(rule.pattern.pattern)
+        if exact is None:
+            others.append(i)
+        else:
+            by_literal.setdefault(exact.group(1), []).append(i)
+    return {k: tuple(v) for k, v in by_literal.items()}, tuple(others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +405,7 @@ def _bundled() -> Knowledge:
         Rule(
             id=r["id"],
             field=r["field"],
-            pattern=_compile(r.get("match", r"^(.+)$")),
+            pattern=LazyPattern(r.get("match", r"^(.+)$")),
             set=tuple(r["set"].items()),
             confidence=float(r["confidence"]),
             source=r["source"],

@@ -6,7 +6,9 @@ has a unique id and a source; every device type named anywhere is in the taxonom
 
 from __future__ import annotations
 
-from wardwatch.identify.knowledge import Knowledge
+import re
+
+from wardwatch.identify.knowledge import Knowledge, LazyPattern
 from wardwatch.model.device import Attribute
 from wardwatch.sensor.dissect.registry import FIELDS
 
@@ -36,3 +38,11 @@ def test_every_named_type_is_in_the_taxonomy() -> None:
     assert named <= set(K.types), sorted(named - set(K.types))
     categories = {"life-sustaining", "therapeutic", "diagnostic", "clinical support", "non-clinical"}
     assert {t.clinical_category for t in K.types.values()} <= categories
+
+
+def test_every_rule_pattern_compiles() -> None:
+    """Rule patterns are compiled on first use (``LazyPattern``): a bad one must still fail here."""
+    for rule in K.rules:
+        pattern = rule.pattern
+        compiled = pattern.compiled if isinstance(pattern, LazyPattern) else pattern  # re.error if bad
+        assert compiled.flags & re.IGNORECASE, rule.id
