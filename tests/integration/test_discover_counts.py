@@ -1,4 +1,5 @@
-"""An observation's ``count`` is its occurrences in the capture, however many batches wrote it."""
+"""An observation's stored row (``count``: its occurrences in the capture; its first and last
+occurrence and their flows) does not depend on how many writes it took."""
 
 from __future__ import annotations
 
@@ -11,21 +12,26 @@ from wardwatch.services import discovery
 from wardwatch.store.sql import open_store
 
 
-def _counts(tmp: Path, name: str) -> dict[str, int]:
+def _rows(tmp: Path, name: str) -> dict[str, tuple[int, int, int, str, str]]:
     store = open_store(f"sqlite:///{tmp / name}")
     discovery.discover(store, [str(DEMO / "hospital-demo.pcap.gz")])
     with store.transaction() as tx:
-        counts = {o.uid: o.count for o in tx.iter_observations()}
+        rows = {
+            o.uid: (o.count, o.first_ns, o.last_ns, o.first_flow_uid, o.last_flow_uid)
+            for o in tx.iter_observations()
+        }
     store.close()
-    return counts
+    return rows
 
 
-def test_counts_do_not_depend_on_flush_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = _counts(tmp_path, "whole.sqlite")
+def test_rows_do_not_depend_on_flush_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = _rows(tmp_path, "whole.sqlite")
+    assert len(whole) > 5 * 50  # so the small flushes below are many
     monkeypatch.setattr(discovery, "FLUSH_OBSERVATIONS", 50)
-    batched = _counts(tmp_path, "batched.sqlite")
+    batched = _rows(tmp_path, "batched.sqlite")
     assert batched == whole
-    assert max(whole.values()) > 10  # repeated facts (DHCP renewals, LLDP every 30 s) are counted
+    assert max(c for c, *_ in whole.values()) > 10  # repeats (DHCP renewals, LLDP every 30 s) are counted
+    assert any(first != last for _, first, last, *_ in whole.values())
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -220,7 +220,9 @@ class FlowState:
             if prefix is None:
                 if len(_UID_PREFIX) >= 4096:  # bounded: a capture could use every VLAN
                     _UID_PREFIX.clear()
-                prefix = _UID_PREFIX[c0 >> 32] = f"wardwatch-flow/1|{self.transport}|{'' if vlan < 0 else vlan}|"
+                prefix = _UID_PREFIX[c0 >> 32] = (
+                    f"wardwatch-flow/1|{self.transport}|{'' if vlan < 0 else vlan}|"
+                )
             e1 = f"{lo_ip}#{lo_port}"
             e2 = f"{hi_ip}#{hi_port}"
             if e2 < e1:
