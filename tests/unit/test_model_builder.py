@@ -63,3 +63,19 @@ def test_refuses_classes_it_cannot_build() -> None:
 
     with pytest.raises(TypeError):
         builder(Checked)
+
+
+def test_packet_context_equals_its_init() -> None:
+    """The engine builds one context per dissected packet with every field given."""
+    from wardwatch.sensor.dissect.base import PacketContext
+
+    given: dict[str, Any] = dict(
+        ts_ns=1, flow_uid="f", transport=Transport.TCP, src_mac="02:00:00:00:00:01", dst_mac=None,
+        src_ip="10.0.0.1", dst_ip="10.0.0.2", src_port=1234, dst_port=80, vlan=None, ethertype=0,
+        ttl=0, client_is_src=True, tcp=None,
+    )  # fmt: skip
+    made = builder(PacketContext)(**given)
+    assert made == PacketContext(**given)
+    assert [f.name for f in dataclasses.fields(PacketContext)] == list(given)  # every field, in order
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.ttl = 9  # type: ignore[misc]

@@ -376,6 +376,8 @@ def _mask_timestamps(opts: bytes) -> bytes:
 
 _new_observation = builder(Observation)
 _new_conversation = builder(Conversation)
+#: A context per dissected packet or prefix: every field given (the defaults of PacketContext).
+_new_context = builder(PacketContext)
 
 
 def _again(o: Observation, ts_ns: int, flow_uid: str) -> Observation:
@@ -873,14 +875,21 @@ class SensorEngine:
                 key = (tag, smac, dmac, f.vlan, f.ethertype, payload)
                 if self._remembered(self._memo, key, n, ts, f.uid):
                     continue
-            ctx = PacketContext(
+            ctx = _new_context(
                 ts_ns=ts,
                 flow_uid=f.uid,
                 transport=Transport.L2,
                 src_mac=format_mac(smac),
                 dst_mac=format_mac(dmac),
+                src_ip=None,
+                dst_ip=None,
+                src_port=0,
+                dst_port=0,
                 vlan=f.vlan,
                 ethertype=f.ethertype,
+                ttl=0,
+                client_is_src=None,
+                tcp=None,
             )
             self._run(self._memo, key, ds, ctx, payload)
 
@@ -890,7 +899,7 @@ class SensorEngine:
         dec, view = self._dec, self._view
         assert dec is not None and view is not None
         lo = bool(view.from_lo[k])
-        return PacketContext(
+        return _new_context(
             ts_ns=int(view.ts[k]),
             flow_uid=f.uid,
             transport=f.transport,
@@ -1167,7 +1176,7 @@ class SensorEngine:
         lo = dr == 0
         lo_mac, hi_mac = (f.a_mac, f.b_mac) if f.a_is_lo else (f.b_mac, f.a_mac)
         side = f.server_side()
-        ctx = PacketContext(
+        ctx = _new_context(
             ts_ns=ts,
             flow_uid=f.uid,
             transport=Transport.TCP,
@@ -1178,7 +1187,10 @@ class SensorEngine:
             src_port=f.lo_port if lo else f.hi_port,
             dst_port=f.hi_port if lo else f.lo_port,
             vlan=f.vlan,
+            ethertype=0,
+            ttl=0,
             client_is_src=None if side < 0 else side != dr,
+            tcp=None,
         )
         for d in targets:
             self._call(d, ctx, prefix)
