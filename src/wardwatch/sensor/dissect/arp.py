@@ -17,7 +17,7 @@ import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text, observation
 
 OPS: dict[int, str] = {1: "request", 2: "reply", 3: "rarp-request", 4: "rarp-reply"}
 
@@ -60,7 +60,7 @@ class ArpDissector:
         if ctx.src_mac is not None and ctx.src_mac.lower() != mac:
             fields["arp.eth_src_differs"] = True
         return [
-            Observation(
+            observation(
                 ts_ns=ctx.ts_ns,
                 flow_uid=ctx.flow_uid,
                 protocol=self.name,

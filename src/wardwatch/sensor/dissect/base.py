@@ -97,6 +97,20 @@ new_observation: Callable[..., Observation] = builder(Observation)
 """``Observation`` by position (ts_ns, flow_uid, protocol, mac, ip, fields, uid ""): the same
 object as its ``__init__`` builds, without a frozen dataclass's per-field ``__setattr__``."""
 
+
+def observation(
+    *,
+    ts_ns: int,
+    flow_uid: str,
+    protocol: str,
+    mac: str | None,
+    ip: str | None,
+    fields: dict[str, FieldValue],
+) -> Observation:
+    """``Observation(...)`` built through :data:`new_observation` (the same object, 3x cheaper)."""
+    return new_observation(ts_ns, flow_uid, protocol, mac, ip, fields, "")
+
+
 _FIELD_NAMES: dict[str, str] = {}  # keyword ("dhcp__hostname") -> field name ("dhcp.hostname")
 
 
@@ -189,7 +203,7 @@ class L2FieldsDissector:
         if not fields:
             return []
         return [
-            Observation(
+            observation(
                 ts_ns=ctx.ts_ns,
                 flow_uid=ctx.flow_uid,
                 protocol=self.name,

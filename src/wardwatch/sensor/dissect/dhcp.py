@@ -27,7 +27,7 @@ import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text, obs, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text, obs, observation, safe_text
 
 MAGIC = b"\x63\x82\x53\x63"
 MAX_OPTIONS = 255
@@ -180,7 +180,7 @@ class DhcpDissector:
             if hostname:
                 fields["dhcp.hostname"] = hostname
             out.append(
-                Observation(
+                observation(
                     ts_ns=ctx.ts_ns,
                     flow_uid=ctx.flow_uid,
                     protocol=self.name,
@@ -236,7 +236,7 @@ class DhcpDissector:
                 fields["dhcp.fqdn"] = fqdn
         if codes:
             fields["dhcp.options"] = tuple(codes)
-        return Observation(
+        return observation(
             ts_ns=ctx.ts_ns,
             flow_uid=ctx.flow_uid,
             protocol=self.name,

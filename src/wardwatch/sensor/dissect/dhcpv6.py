@@ -26,7 +26,7 @@ import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, ipv6_text, mac_text, obs, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv6_text, mac_text, obs, observation, safe_text
 
 MAX_OPTIONS = 64
 MAX_RELAY_DEPTH = 8
@@ -226,7 +226,7 @@ class Dhcpv6Dissector:
             fields = _client_fields(mtype, options)
             mac, ip = (None, peer) if relayed else (ctx.src_mac, ctx.src_ip)
             return [
-                Observation(
+                observation(
                     ts_ns=ctx.ts_ns, flow_uid=ctx.flow_uid, protocol=self.name, mac=mac, ip=ip, fields=fields
                 )
             ]

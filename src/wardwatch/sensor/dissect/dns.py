@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import Observation
-from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, ipv6_text, obs, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, ipv6_text, obs, observation, safe_text
 
 MAX_QUESTIONS = 8
 MAX_RECORDS = 64
@@ -389,7 +389,7 @@ class DnsDissector:
                 continue
             seen.add((address, target))
             out.append(
-                Observation(
+                observation(
                     ts_ns=ctx.ts_ns,
                     flow_uid=ctx.flow_uid,
                     protocol=self.name,

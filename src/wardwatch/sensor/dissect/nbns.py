@@ -28,7 +28,7 @@ import struct
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, ipv4_text, mac_text, observation, safe_text
 
 TYPE_NB = 0x20
 TYPE_NBSTAT = 0x21
@@ -109,7 +109,7 @@ class NbnsDissector:
 
     def _make(self, ctx: PacketContext, ip: str | None, fields: dict[str, FieldValue]) -> Observation:
         mac = ctx.src_mac if ip is not None and ip == ctx.src_ip else None
-        return Observation(
+        return observation(
             ts_ns=ctx.ts_ns, flow_uid=ctx.flow_uid, protocol=self.name, mac=mac, ip=ip, fields=fields
         )
 

@@ -37,7 +37,7 @@ from urllib.parse import unquote
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, observation, safe_text
 from wardwatch.sensor.dissect.upnp import dechunk, strip_markup
 
 MAX_BODY = 65536
@@ -83,7 +83,7 @@ class Element:
 def observe(ctx: PacketContext, protocol: str, fields: Mapping[str, FieldValue]) -> Observation:
     """An observation about the sender with these fields (empty values dropped)."""
     kept = {k: v for k, v in fields.items() if v is not None and v != "" and v != ()}
-    return Observation(
+    return observation(
         ts_ns=ctx.ts_ns, flow_uid=ctx.flow_uid, protocol=protocol, mac=ctx.src_mac, ip=ctx.src_ip, fields=kept
     )
 

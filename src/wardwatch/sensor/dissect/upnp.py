@@ -26,7 +26,7 @@ import re
 
 from wardwatch.model.flow import Transport
 from wardwatch.model.observation import FieldValue, Observation
-from wardwatch.sensor.dissect.base import PacketContext, safe_text
+from wardwatch.sensor.dissect.base import PacketContext, observation, safe_text
 
 MAX_BODY = 65536
 MAX_HEADER = 8192
@@ -222,7 +222,7 @@ class UpnpDissector:
         if not fields:
             return []
         return [
-            Observation(
+            observation(
                 ts_ns=ctx.ts_ns,
                 flow_uid=ctx.flow_uid,
                 protocol=self.name,
