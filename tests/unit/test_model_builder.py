@@ -79,3 +79,18 @@ def test_packet_context_equals_its_init() -> None:
     assert [f.name for f in dataclasses.fields(PacketContext)] == list(given)  # every field, in order
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.ttl = 9  # type: ignore[misc]
+
+
+def test_evidence_and_stored_observation_equal_their_init() -> None:
+    """The identification engine and the store's observation pages build these per row."""
+    from wardwatch.model.device import Attribute, Evidence
+    from wardwatch.store.ports import StoredObservation
+
+    evidence = ("vendor", "Acme", 0.9, "dhcp.vendor_class", "u1", 1, 2, "dhcp.vendor_class='Acme'")
+    made = builder(Evidence)(Attribute(evidence[0]), *evidence[1:])
+    assert made == Evidence(Attribute(evidence[0]), *evidence[1:])  # type: ignore[arg-type]
+    stored = ("u1", "dhcp", "02:00:00:00:00:01", None, {"dhcp.hostname": "x"}, 1, 2, "f1", "f2", 3)
+    made_stored = builder(StoredObservation)(*stored)
+    assert made_stored == StoredObservation(*stored)  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made_stored.count = 9  # type: ignore[misc]
