@@ -1273,16 +1273,17 @@ class SensorEngine:
         """Add an ended flow to its conversation: the same grouping as its :class:`Flow` record
         (client, server, transport, server port) without building the record. The MACs stay
         integers in the key (``format_mac`` is one-to-one) and become text in ``_conv``."""
-        side = f.server_side()
+        side = f.server if f.server >= 0 else f.server_side()
         a_is_lo = f.a_is_lo
         lo_mac, hi_mac = (f.a_mac, f.b_mac) if a_is_lo else (f.b_mac, f.a_mac)
-        lo = (f.lo_ip, lo_mac, f.lo_port)
-        hi = (f.hi_ip, hi_mac, f.hi_port)
-        a, b = (lo, hi) if a_is_lo else (hi, lo)
-        # the record's server is "a" when the server side is the first packet's sender
-        client, server = (b, a) if side >= 0 and (side == 0) == a_is_lo else (a, b)
-        port = f.ethertype if f.tcode == T_L2 else server[2]
-        key = (client[0], client[1], server[0], server[1], f.transport, port)
+        # The server is the known side, else (as in the record, where it is then "b") the side
+        # that did not send the first packet.
+        if (side == 0) if side >= 0 else not a_is_lo:
+            port = f.ethertype if f.tcode == T_L2 else f.lo_port
+            key = (f.hi_ip, hi_mac, f.lo_ip, lo_mac, f.transport, port)
+        else:
+            port = f.ethertype if f.tcode == T_L2 else f.hi_port
+            key = (f.lo_ip, lo_mac, f.hi_ip, hi_mac, f.transport, port)
         agg = self._convs.get(key)
         packets = f.pk_lo + f.pk_hi
         nbytes = f.by_lo + f.by_hi
