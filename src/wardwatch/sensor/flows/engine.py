@@ -168,18 +168,6 @@ class SensorOutput:
     """Flows that ended (all of them, also those not in ``flows`` under ``flow_records="evidence"``)."""
 
 
-def _ignore_update(f: FlowState, s: int, e: int) -> None:
-    """The meter's hooks after :meth:`SensorEngine.close`."""
-
-
-def _ignore_end(f: FlowState, reason: str) -> None:
-    """The meter's hooks after :meth:`SensorEngine.close`."""
-
-
-def _ignore_view(view: BatchView) -> None:
-    """The meter's hooks after :meth:`SensorEngine.close`."""
-
-
 class _Stream:
     """One TCP direction's in-order prefix."""
 
@@ -542,9 +530,7 @@ class SensorEngine:
         of objects) would wait for the cyclic collector: at the end of ``discover`` on the bench's
         hospital capture that one collection took over a second. With the hooks dropped,
         reference counting frees it all as soon as the caller drops the engine."""
-        self.meter.on_update = _ignore_update
-        self.meter.on_end = _ignore_end
-        self.meter.on_view = _ignore_view
+        self.meter.detach()
         for table in (self._cache, self._memo, self._syn_memo, self._sightings, self._convs):
             table.clear()
         for other in (self._sight_dirty, self._conv_dirty, self._track, self._refs, self._streams):

@@ -114,8 +114,13 @@ def flow_uid(transport: Transport | str, vlan: int | None, first_ns: int, end1: 
     :func:`uid_of`. Re-reading the same capture gives the same uids.
     """
     lo, hi = (end1, end2) if end1 <= end2 else (end2, end1)
-    text = f"wardwatch-flow/1|{transport}|{'' if vlan is None else vlan}|{lo}|{hi}|{first_ns}"
+    text = f"{_uid_prefix(transport, vlan)}{lo}|{hi}|{first_ns}"
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _uid_prefix(transport: Transport | str, vlan: int | None) -> str:
+    """The start of a flow uid's text: everything before the endpoints."""
+    return f"wardwatch-flow/1|{transport}|{'' if vlan is None else vlan}|"
 
 
 def endpoint(ip: str | None, port: int) -> str:
@@ -220,9 +225,7 @@ class FlowState:
             if prefix is None:
                 if len(_UID_PREFIX) >= 4096:  # bounded: a capture could use every VLAN
                     _UID_PREFIX.clear()
-                prefix = _UID_PREFIX[c0 >> 32] = (
-                    f"wardwatch-flow/1|{self.transport}|{'' if vlan < 0 else vlan}|"
-                )
+                prefix = _UID_PREFIX[c0 >> 32] = _uid_prefix(self.transport, self.vlan)
             e1 = f"{lo_ip}#{lo_port}"
             e2 = f"{hi_ip}#{hi_port}"
             if e2 < e1:
@@ -327,6 +330,18 @@ class BatchView:
     bits: npt.NDArray[np.int64]
 
 
+def _no_update(f: FlowState, s: int, e: int) -> None:
+    """A hook that does nothing (no ``on_update`` given, or :meth:`FlowMeter.detach`)."""
+
+
+def _no_end(f: FlowState, reason: str) -> None:
+    """A hook that does nothing (no ``on_end`` given, or :meth:`FlowMeter.detach`)."""
+
+
+def _no_view(view: BatchView) -> None:
+    """A hook that does nothing (no ``on_view`` given, or :meth:`FlowMeter.detach`)."""
+
+
 class FlowMeter:
     """Bounded bidirectional flow table driven by packet timestamps (see module docstring)."""
 
@@ -363,9 +378,9 @@ class FlowMeter:
         self._next_id = 0
         self._tick = 0
         self.stats = MeterStats()
-        self.on_update: OnUpdate = on_update or (lambda f, s, e: None)
-        self.on_end: OnEnd = on_end or (lambda f, r: None)
-        self.on_view: Callable[[BatchView], None] = on_view or (lambda v: None)
+        self.on_update: OnUpdate = on_update or _no_update
+        self.on_end: OnEnd = on_end or _no_end
+        self.on_view: Callable[[BatchView], None] = on_view or _no_view
         self.view: BatchView | None = None
         empty = np.zeros(0, dtype=np.int64)
         self._orig: npt.NDArray[np.int64] = empty
@@ -533,6 +548,11 @@ class FlowMeter:
                 table.move_to_end(f.key)
         touched.clear()
         return view
+
+    def detach(self) -> None:
+        """Drop the hooks (they become no-ops): the caller's objects they reach are no longer
+        held by the meter (see ``SensorEngine.close``)."""
+        self.on_update, self.on_end, self.on_view = _no_update, _no_end, _no_view
 
     def _why(self, f: FlowState, t: int) -> str:
         if f.close_ns >= 0 and (t > f.close_ns + self._grace or t - f.last_ns > self._idle[f.cls]):
