@@ -10,8 +10,8 @@ DEMO_DB ?= var/demo.sqlite
 
 .PHONY: demo serve test lint typecheck unit install browser clean bench
 
-# setup.py builds the optional C extension (src/wardwatch/sensor/_native.c): a change to it reinstalls.
-$(STAMP): pyproject.toml setup.py src/wardwatch/sensor/_native.c
+# setup.py builds the optional C extension (src/wardwatch/sensor/*.c): a change to it reinstalls.
+$(STAMP): pyproject.toml setup.py $(wildcard src/wardwatch/sensor/*.c)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

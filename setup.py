@@ -11,7 +11,11 @@ setup(
     ext_modules=[
         Extension(
             "wardwatch.sensor._native",
-            ["src/wardwatch/sensor/_native.c"],
+            [
+                "src/wardwatch/sensor/_native.c",
+                "src/wardwatch/sensor/_sightings.c",
+                "src/wardwatch/sensor/_meter.c",
+            ],
             optional=True,
             extra_compile_args=["-O2"],
         )

@@ -682,6 +682,10 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
+/* The other source files of this module (setup.py): each adds its functions and types. */
+int wardwatch_sightings_init(PyObject *module);
+int wardwatch_meter_init(PyObject *module);
+
 /* Add one integer to the CONSTANTS dict; -1 on failure. */
 static int add_const(PyObject *d, const char *name, long long value) {
     PyObject *v = PyLong_FromLongLong(value);
@@ -715,6 +719,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         add_const(c, "LT_IPV6", LT_IPV6) < 0 || add_const(c, "LT_LINUX_SLL2", LT_LINUX_SLL2) < 0)
         goto fail_dict;
     if (PyModule_AddObject(m, "CONSTANTS", c) < 0) goto fail_dict;
+    if (wardwatch_sightings_init(m) < 0 || wardwatch_meter_init(m) < 0) goto fail;
     return m;
 fail_dict:
     Py_DECREF(c);
