@@ -11,7 +11,7 @@ DEMO_DB ?= var/demo.sqlite
 .PHONY: demo serve test lint typecheck unit install browser clean bench
 
 # setup.py builds the optional C extension (src/wardwatch/sensor/*.c): a change to it reinstalls.
-$(STAMP): pyproject.toml setup.py $(wildcard src/wardwatch/sensor/*.c)
+$(STAMP): pyproject.toml setup.py $(wildcard src/wardwatch/sensor/*.[ch])
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -16,6 +16,7 @@ setup(
                 "src/wardwatch/sensor/_sightings.c",
                 "src/wardwatch/sensor/_meter.c",
             ],
+            depends=["src/wardwatch/sensor/_native.h"],
             optional=True,
             extra_compile_args=["-O2"],
         )

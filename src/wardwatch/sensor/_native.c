@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 
+#include "_native.h"
+
 /* --- the constants of decode.py (exported as CONSTANTS; a test checks they agree) ------------- */
 enum {
     T_L2 = 0, T_TCP = 1, T_UDP = 2, T_ICMP = 3, T_ICMP6 = 4, T_OTHER = 5,
@@ -67,8 +69,6 @@ static inline int is_ext_header(int64_t nh) {
 }
 
 /* --- buffer checks ------------------------------------------------------------------------------ */
-/* Element kinds a buffer may be asked for. */
-enum { K_BYTES, K_SIGNED, K_UNSIGNED, K_BOOL };
 
 /* The kind of a one-element struct format ("q", "<I", "?"), or -1 for anything else. A byte-order
  * prefix is accepted only when it names this machine's order: the loops read native integers. */
@@ -91,10 +91,9 @@ static int format_kind(const char *fmt) {
     }
 }
 
-/* Acquire a C-contiguous one-dimensional buffer of `n` items of `itemsize` bytes and `kind`
- * (n < 0: any length). On failure sets an exception and returns -1 with nothing held. */
-static int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_ssize_t n,
-                     int writable, const char *name) {
+/* See _native.h. */
+int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_ssize_t n, int writable,
+              const char *name) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) return -1;
     const char *why = NULL;
@@ -681,10 +680,6 @@ static struct PyModuleDef module = {
     "The sensor's per-packet loops in C (header decode, pcap record walk, SYN memo key); see _native.c.", -1, methods,
     NULL, NULL, NULL, NULL,
 };
-
-/* The other source files of this module (setup.py): each adds its functions and types. */
-int wardwatch_sightings_init(PyObject *module);
-int wardwatch_meter_init(PyObject *module);
 
 /* Add one integer to the CONSTANTS dict; -1 on failure. */
 static int add_const(PyObject *d, const char *name, long long value) {

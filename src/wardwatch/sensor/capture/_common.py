@@ -15,7 +15,7 @@ import importlib
 import mmap
 import os
 import zlib
-from typing import BinaryIO, Protocol, TypeAlias, cast
+from typing import Any, BinaryIO, Protocol, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -113,6 +113,10 @@ class NativeModule(Protocol):
     def syn_key(
         self, pkt: Buffer, l3: int, l4: int, ip_version: int, syn_ack: bool, /
     ) -> tuple[object, ...]: ...
+
+    def meter_keys(self, *arrays: npt.NDArray[Any]) -> int: ...
+
+    def meter_segments(self, m: int, /, *arrays: npt.NDArray[Any]) -> list[Any]: ...
 
 
 def _load_native() -> NativeModule | None:

@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from wardwatch.model._build import builder
 from wardwatch.model.flow import Flow, Transport
+from wardwatch.sensor.capture._common import NativeModule, native
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.flows.decode import (
     ACK,
@@ -270,6 +271,11 @@ class FlowState:
 
 
 _IDX_BITS = 24
+
+_Segment = tuple[tuple[int, ...], int, int, int, int, int, bool, int, int, int, int, int]
+"""One segment: (key, start, end, first ts, last ts, OR of bits, from lo of its first packet,
+source MAC, destination MAC, packets from lo, bytes, bytes from lo); start and end are sorted
+positions."""
 _HASH_MASK = np.uint64(~((1 << _IDX_BITS) - 1) & 0xFFFF_FFFF_FFFF_FFFF)
 
 
@@ -405,6 +411,69 @@ class FlowMeter:
     # --- batch processing ------------------------------------------------------------------------
     def process(self, dec: Decoded, batch: PacketBatch) -> BatchView:
         """Meter every decoded-ok packet of ``batch``; returns the sorted view hooks saw."""
+        nat = native()
+        if nat is not None and len(batch) < 1 << _IDX_BITS:
+            view, segs = self._prologue_native(nat, dec, batch)
+        else:
+            view, segs = self._prologue_numpy(dec, batch)
+        self.view = view
+        if not segs:
+            return view
+        self.on_view(view)
+        self._orig = view.order
+        self._smac = dec.src_mac
+        self._dmac = dec.dst_mac
+        self._ts_l = None
+        self._ts_s = view.ts
+        self._bits = view.bits
+        self._from_lo = view.from_lo
+        tables = self._tables
+        idle = self._idle
+        active = self._active
+        grace = self._grace
+        on_update = self.on_update
+        touched = self._touched
+        for key, s, e, t0, tmax, sb, flo, sm, dm, n_lo, nb, b_lo in segs:
+            cls = _idle_class((key[0] >> 32) & 0xFF)
+            table = tables[cls]
+            f = table.get(key)
+            if f is not None and (
+                t0 - f.last_ns > idle[cls]
+                or (f.close_ns >= 0 and t0 > f.close_ns + grace)
+                or t0 - f.first_ns >= active
+            ):
+                self._end(f, self._why(f, t0))
+                f = None
+            if f is None:
+                f = self._create(key, t0, flo, sm, dm)
+                table = tables[cls]
+            if sb & B_END or f.close_ns >= 0 or tmax - f.first_ns >= active:
+                self._slow(f, key, s, e, (n_lo, nb, b_lo, tmax, sb))
+                continue
+            f.pk_lo += n_lo
+            f.pk_hi += e - s - n_lo
+            f.by_lo += b_lo
+            f.by_hi += nb - b_lo
+            if tmax > f.last_ns:
+                f.last_ns = tmax
+            if sb and not f.server_final:
+                _roles(f, sb)
+            touched.append(f)
+            on_update(f, s, e)
+        # Segments ran in hash order; renew the LRU order by time so idle sweeps (which stop at
+        # the first live flow) and eviction see the least recently *seen* flow first.
+        touched.sort(key=_last_ns)
+        for f in touched:
+            table = tables[f.cls]
+            if table.get(f.key) is f:
+                self._tick += 1
+                f.touch = self._tick
+                table.move_to_end(f.key)
+        touched.clear()
+        return view
+
+    def _prologue_numpy(self, dec: Decoded, batch: PacketBatch) -> tuple[BatchView, list[_Segment]]:
+        """The batch's sorted view and segments, in NumPy (the reference of ``_prologue_native``)."""
         idx = np.flatnonzero(dec.error == 0)
         m = int(idx.shape[0])
         tc = dec.transport[idx]
@@ -452,13 +521,9 @@ class FlowMeter:
             | np.where((fl & RST) != 0, B_RST, 0)
         ).astype(np.int64)
         orig = idx[order]
-        self.view = view = BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits)
+        view = BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits)
         if m == 0:
-            return view
-        self.on_view(view)
-        self._orig = orig
-        self._smac = dec.src_mac
-        self._dmac = dec.dst_mac
+            return view, []
 
         newseg = np.empty(m, dtype=bool)
         newseg[0] = True
@@ -485,17 +550,7 @@ class FlowMeter:
         seg_bytes = (cb[ends] - cb[starts]).tolist()
         seg_bytes_lo = (cbl[ends] - cbl[starts]).tolist()
         self._cums = (cnl, cb, cbl)
-        self._ts_l = None
-        self._ts_s = ts_s
-        self._bits = bits
-        self._from_lo = from_lo_s
-        tables = self._tables
-        idle = self._idle
-        active = self._active
-        grace = self._grace
-        on_update = self.on_update
-        touched = self._touched
-        seg_iter = zip(
+        segs = zip(
             map(tuple, keys),
             starts.tolist(),
             ends.tolist(),
@@ -510,44 +565,36 @@ class FlowMeter:
             seg_bytes_lo,
             strict=True,
         )
-        for key, s, e, t0, tmax, sb, flo, sm, dm, n_lo, nb, b_lo in seg_iter:
-            cls = _idle_class((key[0] >> 32) & 0xFF)
-            table = tables[cls]
-            f = table.get(key)
-            if f is not None and (
-                t0 - f.last_ns > idle[cls]
-                or (f.close_ns >= 0 and t0 > f.close_ns + grace)
-                or t0 - f.first_ns >= active
-            ):
-                self._end(f, self._why(f, t0))
-                f = None
-            if f is None:
-                f = self._create(key, t0, flo, sm, dm)
-                table = tables[cls]
-            if sb & B_END or f.close_ns >= 0 or tmax - f.first_ns >= active:
-                self._slow(f, key, s, e, (n_lo, nb, b_lo, tmax, sb))
-                continue
-            f.pk_lo += n_lo
-            f.pk_hi += e - s - n_lo
-            f.by_lo += b_lo
-            f.by_hi += nb - b_lo
-            if tmax > f.last_ns:
-                f.last_ns = tmax
-            if sb and not f.server_final:
-                _roles(f, sb)
-            touched.append(f)
-            on_update(f, s, e)
-        # Segments ran in hash order; renew the LRU order by time so idle sweeps (which stop at
-        # the first live flow) and eviction see the least recently *seen* flow first.
-        touched.sort(key=_last_ns)
-        for f in touched:
-            table = tables[f.cls]
-            if table.get(f.key) is f:
-                self._tick += 1
-                f.touch = self._tick
-                table.move_to_end(f.key)
-        touched.clear()
-        return view
+        return view, list(segs)
+
+    def _prologue_native(
+        self, nat: NativeModule, dec: Decoded, batch: PacketBatch
+    ) -> tuple[BatchView, list[_Segment]]:
+        """``_prologue_numpy`` in C (``_meter.c``): two passes over the packets, NumPy's sort
+        between them. The same view, prefix sums and segments."""
+        n = len(batch)
+        u64, i64 = np.uint64, np.int64
+        idx = np.empty(n, dtype=i64)
+        cols = [np.empty(n, dtype=u64) for _ in range(5)]
+        from_lo = np.empty(n, dtype=bool)
+        keyed = np.empty(n, dtype=u64)
+        m = nat.meter_keys(
+            dec.error, dec.transport, dec.ip_proto, dec.vlan, dec.src_hi, dec.src_lo, dec.dst_hi,
+            dec.dst_lo, dec.src_port, dec.dst_port, dec.ethertype, dec.src_mac,
+            idx, *cols, from_lo, keyed,
+        )  # fmt: skip
+        order = np.argsort(keyed[:m]).astype(i64, copy=False)
+        orig = np.empty(m, dtype=i64)
+        ts_s = np.empty(m, dtype=i64)
+        from_lo_s = np.empty(m, dtype=bool)
+        bits = np.empty(m, dtype=i64)
+        cums = (np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64))
+        segs: list[_Segment] = nat.meter_segments(
+            m, order, idx, *cols, from_lo, dec.transport, batch.ts_ns, batch.wirelen, dec.tcp_flags,
+            dec.src_mac, dec.dst_mac, self._idle_lut, orig, ts_s, from_lo_s, bits, *cums,
+        )  # fmt: skip
+        self._cums = cums
+        return BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits), segs
 
     def detach(self) -> None:
         """Drop the hooks (they become no-ops): the caller's objects they reach are no longer

@@ -1,0 +1,22 @@
+/* What the source files of wardwatch.sensor._native share (setup.py lists them). */
+#ifndef WARDWATCH_NATIVE_H
+#define WARDWATCH_NATIVE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+/* Element kinds a buffer may be asked for. */
+enum { K_BYTES, K_SIGNED, K_UNSIGNED, K_BOOL };
+
+/* Acquire a C-contiguous one-dimensional buffer of `n` items of `itemsize` bytes and `kind`
+ * (n < 0: any length). On failure sets an exception (naming `name`) and returns -1 with nothing
+ * held. Defined in _native.c. */
+#define get_array wardwatch_get_array /* a prefixed symbol: the .so exports it */
+int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_ssize_t n, int writable,
+              const char *name);
+
+/* Each other source file adds its functions and types to the module; -1 with an exception set. */
+int wardwatch_sightings_init(PyObject *module);
+int wardwatch_meter_init(PyObject *module);
+
+#endif
