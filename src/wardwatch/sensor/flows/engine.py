@@ -60,15 +60,11 @@ from wardwatch.sensor.flows.decode import (
     T_L2,
     T_TCP,
     T_UDP,
-    V4_MAPPED,
     Decoded,
     decode,
-    format_ip,
     format_mac,
 )
 from wardwatch.sensor.flows.meter import (
-    _P1,
-    _P2,
     B_END,
     B_FIN,
     B_RST,
@@ -81,6 +77,7 @@ from wardwatch.sensor.flows.meter import (
     FlowState,
     port_server,
 )
+from wardwatch.sensor.flows.sightings import new_sighting_table
 from wardwatch.store.ports import Sighting
 
 #: Payload packets per direction handed to a probe-matched UDP (or ICMP) dissector.
@@ -433,9 +430,8 @@ class SensorEngine:
             on_view=self._on_view,
         )
         self._streams: OrderedDict[tuple[int, int], tuple[FlowState, int]] = OrderedDict()
-        self._sightings: OrderedDict[tuple[int, int, int], list[int]] = OrderedDict()
+        self._sightings = new_sighting_table(cfg.max_sightings)  # C when built (see sightings.py)
         # dicts as insertion-ordered sets, so reports come out in a deterministic order
-        self._sight_dirty: dict[tuple[int, int, int], None] = {}
         self._convs: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
         self._conv_dirty: dict[tuple[object, ...], None] = {}
         self._interval = max(1, int(cfg.report_interval_s * 1e9))
@@ -548,7 +544,7 @@ class SensorEngine:
         self.meter.detach()
         for table in (self._cache, self._memo, self._syn_memo, self._sightings, self._convs):
             table.clear()
-        for other in (self._sight_dirty, self._conv_dirty, self._track, self._refs, self._streams):
+        for other in (self._conv_dirty, self._track, self._refs, self._streams):
             other.clear()
         self._ended.clear()
         self._out = SensorOutput()
@@ -1222,77 +1218,11 @@ class SensorEngine:
 
     # --- aggregates ------------------------------------------------------------------------------
     def _sight(self, batch: PacketBatch, dec: Decoded, ok: npt.NDArray[np.bool_]) -> None:
-        """Aggregate (source MAC, source IP) for the batch with NumPy, then per distinct pair."""
-        mac = dec.src_mac
-        unicast = (mac != 0) & ((mac >> np.uint64(40)) & np.uint64(1) == 0)
-        hi, lo = dec.src_hi.copy(), dec.src_lo.copy()
-        unspecified = (hi == 0) & ((lo == 0) | (lo == np.uint64(V4_MAPPED)))
-        has_ip = (dec.ip_version != 0) & ~unspecified
-        hi[~has_ip] = 0
-        lo[~has_ip] = 0
-        keep = ok & (unicast | ((mac == 0) & has_ip))
-        idx = np.flatnonzero(keep)
-        if idx.size == 0:
-            return
-        m, h, low = mac[idx], hi[idx], lo[idx]
-        # Group by a hash with an unstable sort (the reductions do not care about order within
-        # a group; 4x cheaper than a lexsort of the three keys), cut where the exact key
-        # changes, then visit the groups in (MAC, IP) order as before: a hash collision only
-        # makes two adjacent groups of one key, which the loop below merges.
-        with np.errstate(over="ignore"):
-            mix = (m * _P1) ^ (low * _P2) ^ h
-            mix ^= mix >> np.uint64(29)
-            mix *= _P1
-        order = np.argsort(mix)
-        m, h, low = m[order], h[order], low[order]
-        sidx = idx[order]
-        brk = np.empty(sidx.shape[0], dtype=bool)
-        brk[0] = True
-        brk[1:] = (m[1:] != m[:-1]) | (h[1:] != h[:-1]) | (low[1:] != low[:-1])
-        starts = np.flatnonzero(brk)
-        m, h, low = m[starts], h[starts], low[starts]
-        by_key = np.lexsort((low, h, m))
-        m, h, low = m[by_key], h[by_key], low[by_key]
-        ts = batch.ts_ns[sidx]
-        first = np.minimum.reduceat(ts, starts)[by_key].tolist()
-        last = np.maximum.reduceat(ts, starts)[by_key].tolist()
-        nbytes = np.add.reduceat(batch.wirelen[sidx].astype(np.int64), starts)[by_key].tolist()
-        ttl = np.maximum.reduceat(dec.ttl[sidx], starts)[by_key].tolist()
-        counts = np.diff(np.append(starts, sidx.shape[0]))[by_key].tolist()
-        table, dirty, cap = self._sightings, self._sight_dirty, self.config.max_sightings
-        for key, f0, l0, c, b, t in zip(
-            zip(m.tolist(), h.tolist(), low.tolist(), strict=True),
-            first,
-            last,
-            counts,
-            nbytes,
-            ttl,
-            strict=True,
-        ):
-            agg = table.get(key)
-            if agg is None:
-                if len(table) >= cap:
-                    old, vals = table.popitem(last=False)
-                    self.stats.sightings_evicted += 1
-                    self._out.sightings.append(self._sighting(old, vals))
-                    dirty.pop(old, None)
-                table[key] = [f0, l0, c, b, t]
-            else:
-                agg[0] = min(agg[0], f0)
-                agg[1] = max(agg[1], l0)
-                agg[2] += c
-                agg[3] += b
-                agg[4] = max(agg[4], t)
-                table.move_to_end(key)
-            dirty[key] = None
-
-    @staticmethod
-    def _sighting(key: tuple[int, int, int], v: list[int]) -> Sighting:
-        mac, hi, lo = key
-        ip = None if hi == 0 and lo == 0 else format_ip(hi, lo)
-        return Sighting(
-            mac=format_mac(mac), ip=ip, first_ns=v[0], last_ns=v[1], packets=v[2], bytes=v[3], ttl=v[4]
-        )
+        """Add the batch to the sightings (see ``sightings.py``); evicted ones are emitted at once."""
+        evicted = self._sightings.update(batch, dec, ok)
+        if evicted:
+            self.stats.sightings_evicted += len(evicted)
+            self._out.sightings.extend(evicted)
 
     def _conversation(self, f: FlowState) -> None:
         """Add an ended flow to its conversation: the same grouping as its :class:`Flow` record
@@ -1351,11 +1281,9 @@ class SensorEngine:
 
     def _report(self, *, all_: bool) -> None:
         out = self._out
-        skeys = list(self._sightings if all_ else self._sight_dirty)
-        out.sightings.extend(self._sighting(k, self._sightings[k]) for k in skeys)
+        out.sightings.extend(self._sightings.report(all_))
         ckeys = list(self._convs if all_ else self._conv_dirty)
         out.conversations.extend(self._conv(k, self._convs[k]) for k in ckeys)
-        self._sight_dirty.clear()
         self._conv_dirty.clear()
 
 
