@@ -66,15 +66,40 @@ WELL_FORMED = [
     # HTTP request and response headers (the HTTP dissector declares its fields too)
     b"GET /status HTTP/1.1\r\nHost: pump-7\r\nUser-Agent: InfusionAgent/2.1\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Length: 0\r\n\r\n",
+    # DHCP DISCOVER (type-1 client id, host name, vendor class, parameter list) and an ACK
+    bytes.fromhex(
+        "010106003a2b3c4d0004800000000000000000000000000000000000001122334455"
+        + "00" * 10
+        + "00" * 192
+        + "63825363"
+        + "350101"
+        + "3d0701001122334455"
+        + "0c0670756d702d37"
+        + "3c084d53465420352e30"
+        + "3704010306 0f".replace(" ", "")
+        + "ff"
+    ),
+    bytes.fromhex(
+        "020106003a2b3c4d00000000000000000a00000700000000000000000011223344550000000000000000"
+        + "0000"
+        + "00" * 192
+        + "63825363"
+        + "350105"
+        + "3604 0a000001".replace(" ", "")
+        + "3304 00000e10".replace(" ", "")
+        + "ff"
+    ),
 ]
 PAYLOADS = st.binary(max_size=64) | st.sampled_from(WELL_FORMED)
+# a random payload as long as a DHCP message, so its option area is reached too
+PAYLOADS |= st.binary(min_size=240, max_size=300).map(lambda b: b[:236] + b"\x63\x82\x53\x63" + b[240:])
 
 
 def test_http_output_is_checked_where_it_has_some() -> None:
     from wardwatch.sensor.dissect.http import HttpDissector
 
     ctx = PacketContext(ts_ns=1, flow_uid="f", transport=Transport.TCP, src_mac="00:11:22:33:44:55")
-    assert all(HttpDissector().dissect(ctx, p) for p in WELL_FORMED[-2:])
+    assert all(HttpDissector().dissect(ctx, p) for p in WELL_FORMED[2:4])
 
 
 def test_tcpstack_declares_its_fields() -> None:
@@ -93,15 +118,30 @@ def test_output_depends_on_declared_fields_only(
     # b agrees with a on the declared fields and differs anywhere else
     b = replace(b, **{name: getattr(a, name) for name in declared})
 
-    # ... and b's payload differs in the leading bytes the dissector declares to skip
+    # ... and b's payload differs in the leading bytes the dissector declares to skip, and in
+    # the byte range it declares to ignore
     skip: int = getattr(dissector, "cache_skip", 0)
     other = (head[:skip] + payload[skip:]) if len(payload) >= skip else head[: len(payload)]
+    start, end = getattr(dissector, "cache_ignore", (0, 0))
+    assert 0 <= start <= end and end - start <= len(head)
+    span = len(other[start:end])
+    other = other[:start] + head[:span] + other[start + span :]
 
     def content(ctx: PacketContext, data: bytes) -> list[tuple[object, ...]]:
         out = dissector.dissect(ctx, data)  # type: ignore[attr-defined]
         return [(o.protocol, o.mac, o.ip, o.fields, o.uid) for o in out]
 
     assert content(a, payload) == content(b, other)
+
+
+def test_dhcp_output_is_checked_where_it_has_some() -> None:
+    from wardwatch.sensor.dissect.dhcp import DhcpDissector
+
+    ctx = PacketContext(ts_ns=1, flow_uid="f", transport=Transport.UDP, src_mac="00:11:22:33:44:55")
+    discover, ack = (DhcpDissector().dissect(ctx, p) for p in WELL_FORMED[-2:])
+    assert discover[0].fields["dhcp.hostname"] == "pump-7"
+    assert discover[0].fields["dhcp.param_list"] == (1, 3, 6, 15)
+    assert ack[0].ip == "10.0.0.7" and ack[0].fields["dhcp.lease_time"] == 3600
 
 
 def test_dns_repeats_hit_whatever_the_transaction_id() -> None:

@@ -87,6 +87,9 @@ class Dissector(Protocol):
     # fields and the payload only (tests/unit/dissect/test_context_fields.py holds it to that).
     # Optional: ``cache_skip: int``, leading payload bytes the output never depends on (a DNS
     # transaction id); they are left out of that key (the same test holds it to that).
+    # Optional: ``cache_ignore: tuple[int, int]``, a byte range [start, end) of the payload the
+    # output never depends on (a DHCP transaction id and seconds); those bytes are zeroed in the
+    # key, which keeps the payload's length (the same test holds it to that).
 
     def dissect(self, ctx: PacketContext, payload: bytes) -> list[Observation]:
         """Payload to observations. Never raises."""

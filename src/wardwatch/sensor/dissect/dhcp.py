@@ -138,6 +138,12 @@ class DhcpDissector:
     udp_ports = frozenset({67, 68})
     tcp_ports: frozenset[int] = frozenset()
     ethertypes: frozenset[int] = frozenset()
+    context_fields = ("src_mac", "src_ip")
+    """A message is about its client (chaddr, or the sender) or its sending server: nothing else
+    of the context matters."""
+    cache_ignore = (4, 12)
+    """The transaction id, seconds elapsed and flags change between a client's retries and
+    renewals and are never reported, so a client repeating itself is not parsed again."""
 
     def probe(self, payload: bytes) -> bool:
         """The magic cookie at offset 236 and a BOOTREQUEST/BOOTREPLY op."""

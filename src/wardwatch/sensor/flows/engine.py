@@ -465,6 +465,12 @@ class SensorEngine:
         self._cache_skip: dict[int, int] = {
             id(d): int(getattr(d, "cache_skip", 0)) for d in self.dissectors if id(d) in self._ctx_fields
         }
+        # ``cache_ignore`` likewise: the byte range is zeroed in the key (the length stays in it)
+        self._cache_ignore: dict[int, tuple[int, int]] = {
+            id(d): (int(r[0]), int(r[1]))
+            for d in self.dissectors
+            if id(d) in self._ctx_fields and (r := getattr(d, "cache_ignore", None))
+        }
         self._closed = False
         # per-batch state for the hooks
         self._batch: PacketBatch | None = None
@@ -722,8 +728,13 @@ class SensorEngine:
                     payload,
                 )
             else:
+                data = payload
+                ignore = self._cache_ignore.get(id(d))
+                if ignore is not None and len(payload) > ignore[0]:
+                    a, b = ignore
+                    data = payload[:a] + bytes(len(payload[a:b])) + payload[b:]
                 skip = self._cache_skip.get(id(d), 0)
-                key = (id(d), *[getattr(ctx, n) for n in names], payload[skip:] if skip else payload)
+                key = (id(d), *[getattr(ctx, n) for n in names], data[skip:] if skip else data)
             hit = self._cache.get(key)
             if hit is not None:
                 self.stats.dissect_cache_hits += 1
