@@ -1,11 +1,16 @@
-/* wardwatch.sensor._native: the sensor's two per-packet loops in C.
+/* wardwatch.sensor._native: the sensor's per-packet loops in C.
  *
  * decode_into  the header decode of wardwatch.sensor.flows.decode.decode_numpy, one packet at a
  *              time instead of one array step at a time (same rules, same results, field by field);
  * walk_pcap    the sequential walk over classic pcap record headers (each start depends on the
- *              previous record's captured length, so NumPy can only guess it in parallel).
+ *              previous record's captured length, so NumPy can only guess it in parallel);
+ * syn_key      the memo key of a TCP SYN (engine._syn_key).
  *
- * Both are optional: when this module is missing (no compiler at install time) or
+ * The module's other source files (setup.py lists them; _native.h is what they share) add the
+ * flow meter's per-batch set-up (_meter.c: meter_keys, meter_segments) and the sightings table
+ * (_sightings.c: SightingTable). ADR 010 and ADR 012.
+ *
+ * All are optional: when this module is missing (no compiler at install time) or
  * WARDWATCH_PURE_PYTHON is set, the NumPy code does the same work. The tests run both and compare.
  *
  * Arrays come in and go out through the buffer protocol only: Python allocates every output array
