@@ -146,9 +146,10 @@ PyDoc_STRVAR(meter_segments_doc,
 "The second half of FlowMeter.process's set-up, after the sort: with order (m long: positions\n"
 "among the m ok packets of meter_keys, in flow order) it fills the sorted view (orig: batch\n"
 "index, ts_s, from_lo_s, bits: m long), the prefix sums cnl, cb, cbl (m + 1 long: packets from\n"
-"lo, bytes, bytes from lo) and returns one tuple per segment: (key, start, end, first ts, last\n"
-"ts, OR of bits, from_lo of its first packet, its source MAC, its destination MAC, packets from\n"
-"lo, bytes, bytes from lo). A segment is a run of one key with no gap longer than\n"
+"lo, bytes, bytes from lo) and returns the segments as 12 lists (columns, one entry per segment):\n"
+"key tuple, start, end, first ts, last ts, OR of bits, from_lo of its first packet, its source\n"
+"MAC, its destination MAC, packets from lo, bytes, bytes from lo. A segment is a run of one key\n"
+"with no gap longer than\n"
 "idle_lut[transport] (6 int64) between packets. The per-packet inputs after from_lo are n long\n"
 "(the batch). Raises ValueError for wrong arrays or an index out of range.");
 
@@ -241,9 +242,17 @@ static PyObject *meter_segments(PyObject *self, PyObject *const *args, Py_ssize_
         nseg += cut;
     }
     Py_END_ALLOW_THREADS
-    /* pass 2: one tuple per segment */
-    segs = PyList_New(nseg);
+    /* pass 2: the segments, as columns: a list of key tuples and eleven lists of values. Python
+     * zips them (zip reuses its result tuple, so no tuple per segment is made and freed) */
+    segs = PyList_New(12);
     if (segs == NULL) goto release;
+    for (int q = 0; q < 12; q++) {
+        PyObject *col = PyList_New(nseg);
+        if (col == NULL) goto release;
+        PyList_SET_ITEM(segs, q, col);
+    }
+    PyObject **cols[12];
+    for (int q = 0; q < 12; q++) cols[q] = ((PyListObject *)PyList_GET_ITEM(segs, q))->ob_item;
     Py_ssize_t s = 0, j = 0;
     while (s < m) {
         int64_t o = order[s];
@@ -259,23 +268,41 @@ static PyObject *meter_segments(PyObject *self, PyObject *const *args, Py_ssize_
             if (ts_s[e] > tmax) tmax = ts_s[e];
             e++;
         }
-        PyObject *key = Py_BuildValue("(KKKKK)", (unsigned long long)c[0][o], (unsigned long long)c[1][o],
-                                      (unsigned long long)c[2][o], (unsigned long long)c[3][o],
-                                      (unsigned long long)c[4][o]);
-        if (key == NULL) goto release;
-        int64_t i0 = orig[s];
-        PyObject *t = Py_BuildValue("(NnnLLLOKKLLL)", key, s, e, (long long)ts_s[s], (long long)tmax,
-                                    (long long)sb, from_lo_s[s] ? Py_True : Py_False,
-                                    (unsigned long long)src_mac[i0], (unsigned long long)dst_mac[i0],
-                                    (long long)(cnl[e] - cnl[s]), (long long)(cb[e] - cb[s]),
-                                    (long long)(cbl[e] - cbl[s]));
-        if (t == NULL) goto release;
         if (j >= nseg) { /* cannot happen: pass 1 counted the same cuts */
-            Py_DECREF(t);
             PyErr_SetString(PyExc_RuntimeError, "meter_segments: segment count mismatch");
             goto release;
         }
-        PyList_SET_ITEM(segs, j++, t);
+        PyObject *key = PyTuple_New(5);
+        if (key == NULL) goto release;
+        cols[0][j] = key; /* owned by the list from here: its dealloc frees what is set */
+        for (int q = 0; q < 5; q++) {
+            PyObject *v = PyLong_FromUnsignedLongLong(c[q][o]);
+            if (v == NULL) goto release;
+            PyTuple_SET_ITEM(key, q, v);
+        }
+        int64_t i0 = orig[s];
+        /* the PyLong constructors directly, not Py_BuildValue: its format is parsed anew per
+         * call, which cost more than the rest of a segment (a scan has one segment per flow) */
+        PyObject *vals[11] = {
+            PyLong_FromSsize_t(s),
+            PyLong_FromSsize_t(e),
+            PyLong_FromLongLong(ts_s[s]),
+            PyLong_FromLongLong(tmax),
+            PyLong_FromLongLong(sb),
+            Py_NewRef(from_lo_s[s] ? Py_True : Py_False),
+            PyLong_FromUnsignedLongLong(src_mac[i0]),
+            PyLong_FromUnsignedLongLong(dst_mac[i0]),
+            PyLong_FromLongLong(cnl[e] - cnl[s]),
+            PyLong_FromLongLong(cb[e] - cb[s]),
+            PyLong_FromLongLong(cbl[e] - cbl[s]),
+        };
+        int failed = 0;
+        for (int q = 0; q < 11; q++) {
+            cols[q + 1][j] = vals[q];
+            failed |= vals[q] == NULL;
+        }
+        if (failed) goto release;
+        j++;
         s = e;
     }
     if (j != nseg) {

@@ -98,9 +98,11 @@ def test_native_prologue_equals_numpy(
     dec, batch = drawn
     idle, tcp, udp = timeouts
     meter = FlowMeter(idle_timeout_s=idle, tcp_idle_timeout_s=tcp, udp_idle_timeout_s=udp)
-    want_view, want_segs = meter._prologue_numpy(dec, batch)
+    want_view, want_iter = meter._prologue_numpy(dec, batch)
+    want_segs = list(want_iter)
     want_cums = meter._cums
-    got_view, got_segs = meter._prologue_native(nat, dec, batch)
+    got_view, got_iter = meter._prologue_native(nat, dec, batch)
+    got_segs = list(got_iter)
     for name in ("order", "ts", "from_lo", "bits"):
         want, got = getattr(want_view, name), getattr(got_view, name)
         assert got.dtype == want.dtype and got.tolist() == want.tolist(), name

@@ -205,21 +205,6 @@ _Memo = OrderedDict[tuple[object, ...], tuple[tuple[Observation, ...], ...]]
 """Remembered packet steps: key -> the observations of each dissector (see ``_remembered``)."""
 
 
-class _Items(NamedTuple):
-    """Per-batch element readers (``SensorEngine._packet_items``): batch index ``i`` for the
-    packet fields, sorted position ``k`` for ``order`` and the meter's view."""
-
-    order: Callable[[int], Any]
-    seq: Callable[[int], Any]
-    plen: Callable[[int], Any]
-    pabs: Callable[[int], Any]
-    pwire: Callable[[int], Any]
-    ts: Callable[[int], Any]
-    bits: Callable[[int], Any]
-    from_lo: Callable[[int], Any]
-    data: memoryview
-
-
 class _SynRows(NamedTuple):
     """What ``SensorEngine._syn`` reads of one batch's SYN/SYN-ACK packets, row ``rank[k]`` for
     sorted position ``k``."""
@@ -477,7 +462,7 @@ class SensorEngine:
         self._dec: Decoded | None = None
         self._view: BatchView | None = None
         self._cc: npt.NDArray[np.int64] = np.zeros(1, dtype=np.int64)
-        self._items: _Items | None = None
+        self._plists: tuple[list[int], list[int], list[int], list[int], list[int], memoryview] | None = None
         self._csyn: npt.NDArray[np.int64] = self._cc
         self._interesting: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._interesting_l: list[bool] | None = None
@@ -520,7 +505,7 @@ class SensorEngine:
             self._report(all_=False)
             self._next_report = (st.last_ns // self._interval + 1) * self._interval
         self._batch = self._dec = self._view = None
-        self._items = None
+        self._plists = None
         self._syn_l = None
         if not self._all_records:
             self._settle()
@@ -560,7 +545,7 @@ class SensorEngine:
     def _on_view(self, view: BatchView) -> None:
         assert self._dec is not None
         self._view = view
-        self._items = None
+        self._plists = None
         pay = self._dec.pay_len[view.order]
         interesting = (pay > 0) | ((view.bits & (_B_SYNS | B_END)) != 0)
         cc = np.zeros(interesting.shape[0] + 1, dtype=np.int64)
@@ -831,32 +816,28 @@ class SensorEngine:
             self.stats.dissector_errors += 1
             return False
 
-    def _packet_items(self) -> _Items:
-        """Per-batch element readers for per-packet access (made once per batch, when needed).
+    def _packet_lists(self) -> tuple[list[int], list[int], list[int], list[int], list[int], memoryview]:
+        """Per-batch lists for per-packet access (built once per batch, only when needed).
 
-        Each is an array's ``item`` (a Python int from one element): the hooks read about one
-        packet in eight of the bench's hospital capture, so converting whole arrays to lists
-        (as before) cost more than the reads it saved."""
-        if self._items is None:
+        Whole-batch lists rather than an array's ``item`` per read: a read through ``item``
+        costs several times a list subscript, and on a scan every packet is read."""
+        if self._plists is None:
             dec, view, batch = self._dec, self._view, self._batch
             assert dec is not None and view is not None and batch is not None
-            self._items = _Items(
-                view.order.item,
-                dec.tcp_seq.item,
-                dec.pay_len.item,
-                (batch.offset + dec.pay_off).item,
-                dec.pay_wire.item,
-                view.ts.item,
-                view.bits.item,
-                view.from_lo.item,
+            self._plists = (
+                view.order.tolist(),
+                dec.tcp_seq.tolist(),
+                dec.pay_len.tolist(),
+                (batch.offset + dec.pay_off).tolist(),
+                dec.pay_wire.tolist(),
                 batch.data.data,  # a memoryview: slicing it copies nothing
             )
-        return self._items
+        return self._plists
 
     def _payload(self, i: int) -> bytes:
-        it = self._packet_items()
-        o = it.pabs(i)
-        return bytes(it.data[o : o + it.plen(i)])
+        _, _, plen_l, pabs_l, _, mv = self._packet_lists()
+        o = pabs_l[i]
+        return bytes(mv[o : o + plen_l[i]])
 
     def _positions(self, s: int, e: int) -> list[int]:
         """Sorted positions in [s, e) with payload or SYN/FIN/RST."""
@@ -870,18 +851,18 @@ class SensorEngine:
     def _l2_frames(self, f: FlowState, ds: tuple[Dissector, ...], s: int, e: int) -> None:
         dec = self._dec
         assert dec is not None
-        it = self._packet_items()
-        order_at, plen_at, pabs_at, ts_at, mv = it.order, it.plen, it.pabs, it.ts, it.data
+        order_l, _, plen_l, pabs_l, _, mv = self._packet_lists()
+        ts_l = self.meter._lists()[0]
         tag = self._memo_tag(ds)
         n = len(ds)
         for k in self._positions(s, e):
-            i = order_at(k)
-            plen = plen_at(i)
+            i = order_l[k]
+            plen = plen_l[i]
             if not plen:
                 continue
-            o = pabs_at(i)
+            o = pabs_l[i]
             payload = bytes(mv[o : o + plen])
-            ts = ts_at(k)
+            ts = ts_l[k]
             smac, dmac = int(dec.src_mac[i]), int(dec.dst_mac[i])
             key: tuple[object, ...] | None = None
             if tag is not None and plen <= CACHE_MAX_PAYLOAD:
@@ -1007,65 +988,56 @@ class SensorEngine:
                 keep = self._interesting[s:e] & ((view_lo if live_lo else ~view_lo) | self._syn_rst[s:e])
                 positions = (np.flatnonzero(keep) + s).tolist()
             else:
-                it = self._packet_items()
-                bits_at, from_lo_at = it.bits, it.from_lo
+                _, bits_l, from_lo_l = self.meter._lists()
                 positions = [
-                    k for k in self._positions(s, e) if from_lo_at(k) == live_lo or bits_at(k) & _B_SYN_RST
+                    k for k in self._positions(s, e) if from_lo_l[k] == live_lo or bits_l[k] & _B_SYN_RST
                 ]
             if not positions:
                 return
         else:
             positions = self._positions(s, e)
-        it = self._packet_items()
-        order_at, seq_at, plen_at, pabs_at, pwire_at, mv = (
-            it.order,
-            it.seq,
-            it.plen,
-            it.pabs,
-            it.pwire,
-            it.data,
-        )
-        ts_at, bits_at, from_lo_at = it.ts, it.bits, it.from_lo
+        order_l, seq_l, plen_l, pabs_l, pwire_l, mv = self._packet_lists()
+        ts_l, bits_l, from_lo_l = self.meter._lists()
         limit = self.config.stream_prefix_bytes
         streams, done = ext.streams, ext.done
         ndone = done[0] + done[1]
         for n, k in enumerate(positions):
-            i = order_at(k)
-            b = bits_at(k)
-            dr = 0 if from_lo_at(k) else 1
+            i = order_l[k]
+            b = bits_l[k]
+            dr = 0 if from_lo_l[k] else 1
             if b & _B_SYNS:
                 if ext.isn[dr] is None:
-                    ext.isn[dr] = (seq_at(i) + 1) & _M32
+                    ext.isn[dr] = (seq_l[i] + 1) & _M32
                 if self._syn_ds:
                     self._syn(f, k, i, bool(b & (B_SYNACK_LO | B_SYNACK_HI)))
             if not done[dr]:
-                plen = plen_at(i)
+                plen = plen_l[i]
                 if plen:
                     st = streams[dr]
-                    seq = seq_at(i)
-                    o = pabs_at(i)
-                    if plen < pwire_at(i):
+                    seq = seq_l[i]
+                    o = pabs_l[i]
+                    if plen < pwire_l[i]:
                         # cut by the snap length: the stream has a hole after this segment
-                        self._stream_data(f, ext, dr, seq, bytes(mv[o : o + plen]), ts_at(k))
+                        self._stream_data(f, ext, dr, seq, bytes(mv[o : o + plen]), ts_l[k])
                         if streams[dr] is not None:
-                            self._handoff(f, ext, dr, ts_at(k))
+                            self._handoff(f, ext, dr, ts_l[k])
                         done[dr] = True
                     elif st is not None and st.decided and seq == st.next_seq and not st.pending:
                         # the common case: the next in-order segment
                         st.buf += mv[o : o + plen]
                         st.next_seq = (seq + plen) & _M32
                         if len(st.buf) >= limit:
-                            self._handoff(f, ext, dr, ts_at(k))
+                            self._handoff(f, ext, dr, ts_l[k])
                     else:
-                        self._stream_data(f, ext, dr, seq, bytes(mv[o : o + plen]), ts_at(k))
+                        self._stream_data(f, ext, dr, seq, bytes(mv[o : o + plen]), ts_l[k])
                 if b & B_FIN:
                     if streams[dr] is not None:
-                        self._handoff(f, ext, dr, ts_at(k))
+                        self._handoff(f, ext, dr, ts_l[k])
                     done[dr] = True
             if b & B_RST:
                 for d in (0, 1):
                     if streams[d] is not None:
-                        self._handoff(f, ext, d, ts_at(k))
+                        self._handoff(f, ext, d, ts_l[k])
                     done[d] = True
             if done[0] + done[1] != ndone:
                 # A direction ended here (its prefix handed over or dropped): the rest of the

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -417,7 +417,7 @@ class FlowMeter:
         else:
             view, segs = self._prologue_numpy(dec, batch)
         self.view = view
-        if not segs:
+        if view.order.shape[0] == 0:
             return view
         self.on_view(view)
         self._orig = view.order
@@ -472,7 +472,7 @@ class FlowMeter:
         touched.clear()
         return view
 
-    def _prologue_numpy(self, dec: Decoded, batch: PacketBatch) -> tuple[BatchView, list[_Segment]]:
+    def _prologue_numpy(self, dec: Decoded, batch: PacketBatch) -> tuple[BatchView, Iterable[_Segment]]:
         """The batch's sorted view and segments, in NumPy (the reference of ``_prologue_native``)."""
         idx = np.flatnonzero(dec.error == 0)
         m = int(idx.shape[0])
@@ -523,7 +523,7 @@ class FlowMeter:
         orig = idx[order]
         view = BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits)
         if m == 0:
-            return view, []
+            return view, ()
 
         newseg = np.empty(m, dtype=bool)
         newseg[0] = True
@@ -565,11 +565,11 @@ class FlowMeter:
             seg_bytes_lo,
             strict=True,
         )
-        return view, list(segs)
+        return view, segs
 
     def _prologue_native(
         self, nat: NativeModule, dec: Decoded, batch: PacketBatch
-    ) -> tuple[BatchView, list[_Segment]]:
+    ) -> tuple[BatchView, Iterable[_Segment]]:
         """``_prologue_numpy`` in C (``_meter.c``): two passes over the packets, NumPy's sort
         between them. The same view, prefix sums and segments."""
         n = len(batch)
@@ -589,11 +589,13 @@ class FlowMeter:
         from_lo_s = np.empty(m, dtype=bool)
         bits = np.empty(m, dtype=i64)
         cums = (np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64))
-        segs: list[_Segment] = nat.meter_segments(
+        columns = nat.meter_segments(
             m, order, idx, *cols, from_lo, dec.transport, batch.ts_ns, batch.wirelen, dec.tcp_flags,
             dec.src_mac, dec.dst_mac, self._idle_lut, orig, ts_s, from_lo_s, bits, *cums,
         )  # fmt: skip
         self._cums = cums
+        # columns, zipped as the NumPy path does: zip reuses its result tuple segment by segment
+        segs: Iterable[_Segment] = zip(*columns, strict=True)
         return BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits), segs
 
     def detach(self) -> None:
