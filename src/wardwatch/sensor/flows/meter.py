@@ -14,6 +14,9 @@ Batch algorithm (the per-packet work is NumPy, the Python work is per distinct f
    the segment's counts (prefix sums), and call the hooks. Segments that contain a TCP FIN/RST
    or cross the active timeout take a slower path that may split them at the right packet.
 
+Steps 1-3 (and the per-segment sums step 4 reads) run in C when the extension is built
+(``_meter.c``, ADR 012); ``_prologue_numpy`` is the reference that tests hold it to.
+
 Timeouts run on packet timestamps, never the wall clock, so a capture replays the same way
 whatever the batch sizes (given non-decreasing timestamps). A packet more than the idle timeout
 after its flow's last packet, more than the close grace after its TCP close, or at least the
