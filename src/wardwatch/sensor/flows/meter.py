@@ -436,6 +436,7 @@ class FlowMeter:
         grace = self._grace
         on_update = self.on_update
         touched = self._touched
+        ts_at, bits_at, from_lo_at = view.ts.item, view.bits.item, view.from_lo.item
         for key, s, e, t0, tmax, sb, flo, sm, dm, n_lo, nb, b_lo in segs:
             cls = _idle_class((key[0] >> 32) & 0xFF)
             table = tables[cls]
@@ -451,8 +452,27 @@ class FlowMeter:
                 f = self._create(key, t0, flo, sm, dm)
                 table = tables[cls]
             if sb & B_END or f.close_ns >= 0 or tmax - f.first_ns >= active:
-                self._slow(f, key, s, e, (n_lo, nb, b_lo, tmax, sb))
-                continue
+                if (
+                    f.close_ns >= 0
+                    or tmax - f.first_ns >= active
+                    or f.tcode != T_TCP
+                    or (e - s != 1 and (e - s != 2 or bits_at(s) & B_END))
+                ):
+                    self._slow(f, key, s, e, (n_lo, nb, b_lo, tmax, sb))
+                    continue
+                # A FIN or RST as the last packet of a segment of one or two (a scan's SYN, RST):
+                # what ``_slow`` does there, without its per-batch lists and its loop.
+                k = e - 1
+                if bits_at(k) & B_RST:
+                    f.close_ns = ts_at(k)
+                elif from_lo_at(k):
+                    f.fin_lo = True
+                else:
+                    f.fin_hi = True
+                if f.fin_lo and f.fin_hi:
+                    f.close_ns = ts_at(k)
+                if f.close_ns >= 0:
+                    self._closing.append((f.close_ns + grace, key, f.id))
             f.pk_lo += n_lo
             f.pk_hi += e - s - n_lo
             f.by_lo += b_lo
