@@ -22,10 +22,9 @@
  * resize them, and a busy flag turns a concurrent call on the same table into a RuntimeError.
  *
  * Arrays come in through the buffer protocol only (no NumPy headers), each checked for element
- * kind, size and length before it is read, as in _native.c.
+ * kind, size and length before it is read (get_array, _native.h).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_native.h" /* Python.h, get_array and the element kinds, shared with _native.c */
 #include <structmember.h>
 
 #include <stdint.h>
@@ -273,42 +272,6 @@ static void release_all(Table *t) {
     dirty_clear(t);
 }
 
-/* --- buffer checks (as _native.c's get_array) --------------------------------------------------------- */
-enum { K_SIGNED, K_UNSIGNED, K_BOOL };
-
-static int format_kind(const char *fmt) {
-    if (fmt == NULL) return K_UNSIGNED;
-    if (*fmt == '@' || *fmt == '=') {
-        fmt++;
-    } else if (*fmt == '<' || *fmt == '>' || *fmt == '!') {
-        if ((*fmt == '<') != PY_LITTLE_ENDIAN) return -1;
-        fmt++;
-    }
-    if (fmt[0] == '\0' || fmt[1] != '\0') return -1;
-    switch (fmt[0]) {
-    case 'b': case 'h': case 'i': case 'l': case 'q': case 'n': return K_SIGNED;
-    case 'B': case 'H': case 'I': case 'L': case 'Q': case 'N': return K_UNSIGNED;
-    case '?': return K_BOOL;
-    default: return -1;
-    }
-}
-
-/* A C-contiguous one-dimensional read-only buffer of n items (n < 0: any length). */
-static int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_ssize_t n, const char *name) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
-    const char *why = NULL;
-    if (view->ndim != 1) why = "must be one-dimensional";
-    else if (view->itemsize != itemsize) why = "has the wrong item size";
-    else if (format_kind(view->format) != kind) why = "has the wrong element type";
-    else if (n >= 0 && view->shape[0] != n) why = "has the wrong length";
-    if (why != NULL) {
-        PyErr_Format(PyExc_ValueError, "SightingTable.update: %s %s", name, why);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
 /* --- Python objects out ----------------------------------------------------------------------------- */
 static PyObject *agg_tuple(const Agg *a) {
     return Py_BuildValue("(KKKLLLLL)", (unsigned long long)a->mac, (unsigned long long)a->hi,
@@ -481,7 +444,7 @@ static PyObject *table_update(Table *t, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     for (; held < N_IN; held++) {
         Py_ssize_t n = held == 0 ? -1 : in[0].shape[0];
-        if (get_array(args[held], &in[held], IN_SPEC[held].kind, IN_SPEC[held].size, n, IN_SPEC[held].name) < 0)
+        if (get_array(args[held], &in[held], IN_SPEC[held].kind, IN_SPEC[held].size, n, 0, IN_SPEC[held].name) < 0)
             goto release;
     }
     Py_ssize_t n = in[0].shape[0];
