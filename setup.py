@@ -15,6 +15,7 @@ setup(
                 "src/wardwatch/sensor/_native.c",
                 "src/wardwatch/sensor/_sightings.c",
                 "src/wardwatch/sensor/_meter.c",
+                "src/wardwatch/sensor/_uid.c",
             ],
             depends=["src/wardwatch/sensor/_native.h"],
             optional=True,

@@ -13,7 +13,10 @@ field.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,13 +88,59 @@ UID_MEMO_ENTRIES = 262_144
 _uid_memo: dict[tuple[object, ...], str] = {}
 
 
+#: ``wardwatch.sensor._native.content_uid``: ``_content_uid`` in C, cheaper than a memo hit. It
+#: returns None for content it does not encode (see ``_uid.c``), which then takes the memo path.
+_NativeUid = Callable[[str, str | None, str | None, dict[str, FieldValue]], str | None]
+_native_uid: _NativeUid | None = None
+_native_looked_up = False
+
+# WARDWATCH_PURE_PYTHON (set, and not "0") selects the Python code, as in
+# wardwatch.sensor.capture._common.native(), and like there it is read at every call, so tests can
+# switch with monkeypatch.setenv. But this runs per observation, and os.environ.get of an unset
+# variable costs ~0.8 us (it raises and catches a KeyError inside), as much as a memo hit. So the
+# variable is read from the dict behind os.environ, which every change made through os.environ
+# (monkeypatch's setenv and delenv included) updates: one dict lookup, the same answer. Its keys and
+# values are in os.environ's encoding (bytes on POSIX). Where there is no such dict, os.environ.
+_ENV: Mapping[Any, Any] = getattr(os.environ, "_data", os.environ)
+_PURE_KEY: Any = (
+    os.environ.encodekey("WARDWATCH_PURE_PYTHON") if _ENV is not os.environ else "WARDWATCH_PURE_PYTHON"
+)
+_PURE_OFF: Any = os.environ.encodevalue("0") if _ENV is not os.environ else "0"
+
+
+def _look_up_native_uid() -> _NativeUid | None:
+    """The C ``content_uid``, or None when the extension is not built; imported on first use.
+
+    Not at import time: ``wardwatch.model`` is below ``wardwatch.sensor`` (which imports it).
+    """
+    global _native_uid, _native_looked_up
+    try:
+        module = importlib.import_module("wardwatch.sensor._native")
+    except ImportError:  # optional (setup.py): no C compiler at install time
+        module = None
+    _native_uid = getattr(module, "content_uid", None)
+    _native_looked_up = True
+    return _native_uid
+
+
 def observation_uid(protocol: str, mac: str | None, ip: str | None, fields: dict[str, FieldValue]) -> str:
     """A stable content hash of an observation without its time and flow.
 
     Re-reading the same capture, or seeing the same DHCP request every hour, yields the same uid,
     so the store keeps one row per distinct fact with its first and last sighting: storage stays
     bounded and discovery is idempotent.
+
+    The C extension computes it where it is built (``content_uid``, the same value), unless
+    ``WARDWATCH_PURE_PYTHON`` is set; otherwise, and for content the C code does not encode,
+    ``_content_uid`` does, behind a memo.
     """
+    native = _native_uid if _native_looked_up else _look_up_native_uid()
+    if native is not None:
+        flag = _ENV.get(_PURE_KEY)
+        if not flag or flag == _PURE_OFF:
+            uid = native(protocol, mac, ip, fields)
+            if uid is not None:  # None: content the C code leaves to _content_uid
+                return uid
     key = _memo_key(protocol, mac, ip, fields)
     if key is not None:
         hit = _uid_memo.get(key)

@@ -18,5 +18,6 @@ int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_
 /* Each other source file adds its functions and types to the module; -1 with an exception set. */
 int wardwatch_sightings_init(PyObject *module);
 int wardwatch_meter_init(PyObject *module);
+int wardwatch_uid_init(PyObject *module);
 
 #endif

@@ -118,6 +118,10 @@ class NativeModule(Protocol):
 
     def meter_segments(self, m: int, /, *arrays: npt.NDArray[Any]) -> list[Any]: ...
 
+    def content_uid(
+        self, protocol: str, mac: str | None, ip: str | None, fields: dict[str, Any], /
+    ) -> str | None: ...
+
 
 def _load_native() -> NativeModule | None:
     # The extension is optional (setup.py builds it with optional=True): a machine without a C
