@@ -32,9 +32,9 @@ LAZY = (
 )
 
 
-def _imported(code: str) -> dict[str, bool]:
-    """Run ``code`` in a fresh interpreter; which of :data:`LAZY` it imported."""
-    probe = f"{code}\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {LAZY!r}}}))"
+def _imported(code: str, modules: tuple[str, ...] = LAZY) -> dict[str, bool]:
+    """Run ``code`` in a fresh interpreter; which of ``modules`` it imported."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps({{m: m in sys.modules for m in {modules!r}}}))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     result: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -64,3 +64,16 @@ def test_a_command_on_a_current_sqlite_store_needs_neither_alembic_nor_postgresq
         "wardwatch.services.vulns",
     )
     assert [m for m in unneeded if imported[m]] == []
+
+
+def test_discover_without_certificates_imports_neither_pydantic_nor_x509(tmp_path: Path) -> None:
+    # pydantic came with typer 0.29 (pinned below it in pyproject.toml); cryptography's X.509
+    # code serves the TLS dissector's certificates only (tls_cert.py, imported on the first one).
+    capture = Path(__file__).parents[1] / "data" / "captures" / "dicom-pynetdicom.pcap"
+    url = f"sqlite:///{tmp_path / 'd.sqlite'}"
+    imported = _imported(
+        "from wardwatch.services.cli.main import app\n"
+        f"app(['--db', {url!r}, 'discover', '--format', 'json', {str(capture)!r}], standalone_mode=False)",
+        ("wardwatch.services.discovery", "pydantic", "cryptography.x509"),
+    )
+    assert imported == {"wardwatch.services.discovery": True, "pydantic": False, "cryptography.x509": False}
