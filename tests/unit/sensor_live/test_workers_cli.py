@@ -14,7 +14,7 @@ from wardwatch.services.cli.main import app
 
 def discover(
     db: Path, workers: int, *paths: Path
-) -> tuple[list[tuple[object, ...]], list[dict[str, object]]]:
+) -> tuple[list[tuple[object, ...]], list[dict[str, object]], list[tuple[object, ...]]]:
     url = f"sqlite:///{db}"
     result = CliRunner().invoke(app, ["--db", url, "discover", "--workers", str(workers), *map(str, paths)])
     assert result.exit_code == 0, result.output
@@ -23,6 +23,9 @@ def discover(
         rows = conn.execute(
             "select uid, first_ns, last_ns, first_flow_uid, last_flow_uid, count from observation order by uid"
         ).fetchall()
+        # the aggregates the parent merges from the workers' partial ones
+        aggregates = conn.execute("select * from conversation order by 1, 2, 3, 4, 5, 6").fetchall()
+        aggregates += conn.execute("select * from sighting order by 1, 2").fetchall()
         # every flow an observation points to is stored
         missing = conn.execute(
             "select count(*) from observation o where not exists (select 1 from flow f where f.uid ="
@@ -30,7 +33,7 @@ def discover(
         ).fetchone()[0]
         assert missing == 0
     found = json.loads(devices.stdout)["devices"]
-    return rows, [{k: d[k] for k in ("mac", "ip", "attributes") if k in d} for d in found]
+    return rows, [{k: d[k] for k in ("mac", "ip", "attributes") if k in d} for d in found], aggregates
 
 
 def test_two_workers_store_what_one_stores(tmp_path: Path) -> None:
@@ -40,7 +43,7 @@ def test_two_workers_store_what_one_stores(tmp_path: Path) -> None:
     ]
     one = discover(tmp_path / "one.sqlite", 1, *caps)
     two = discover(tmp_path / "two.sqlite", 2, *caps)
-    assert one[0] and one == two
+    assert one[0] and one[2] and one == two
 
 
 def test_streamed_chunks_store_what_one_process_stores(tmp_path: Path) -> None:
@@ -79,7 +82,10 @@ def test_streamed_chunks_store_what_one_process_stores(tmp_path: Path) -> None:
         rows = conn.execute(
             "select uid, first_ns, last_ns, first_flow_uid, last_flow_uid, count from observation order by uid"
         ).fetchall()
+        aggregates = conn.execute("select * from conversation order by 1, 2, 3, 4, 5, 6").fetchall()
+        aggregates += conn.execute("select * from sighting order by 1, 2").fetchall()
     assert rows == one[0]
+    assert aggregates == one[2]
 
 
 def test_a_failing_worker_is_reported_not_waited_for() -> None:
