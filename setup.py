@@ -16,8 +16,9 @@ setup(
                 "src/wardwatch/sensor/_sightings.c",
                 "src/wardwatch/sensor/_meter.c",
                 "src/wardwatch/sensor/_uid.c",
+                "src/wardwatch/sensor/_conversations.c",
             ],
-            depends=["src/wardwatch/sensor/_native.h"],
+            depends=["src/wardwatch/sensor/_native.h", "src/wardwatch/sensor/_lru.h"],
             optional=True,
             extra_compile_args=["-O2"],
         )

@@ -8,7 +8,8 @@
  *
  * The module's other source files (setup.py lists them; _native.h is what they share) add the
  * flow meter's per-batch set-up (_meter.c: meter_keys, meter_segments), the sightings table
- * (_sightings.c: SightingTable) and an observation's content uid (_uid.c: content_uid). ADR 010
+ * (_sightings.c: SightingTable), the conversations table (_conversations.c: ConversationTable) and
+ * an observation's content uid (_uid.c: content_uid). ADR 010
  * and ADR 012.
  *
  * All are optional: when this module is missing (no compiler at install time) or
@@ -745,7 +746,9 @@ PyMODINIT_FUNC PyInit__native(void) {
         add_const(c, "LT_IPV6", LT_IPV6) < 0 || add_const(c, "LT_LINUX_SLL2", LT_LINUX_SLL2) < 0)
         goto fail_dict;
     if (PyModule_AddObject(m, "CONSTANTS", c) < 0) goto fail_dict;
-    if (wardwatch_sightings_init(m) < 0 || wardwatch_meter_init(m) < 0 || wardwatch_uid_init(m) < 0) goto fail;
+    if (wardwatch_sightings_init(m) < 0 || wardwatch_meter_init(m) < 0 || wardwatch_uid_init(m) < 0 ||
+        wardwatch_conversations_init(m) < 0)
+        goto fail;
     return m;
 fail_dict:
     Py_DECREF(c);

@@ -19,5 +19,6 @@ int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_
 int wardwatch_sightings_init(PyObject *module);
 int wardwatch_meter_init(PyObject *module);
 int wardwatch_uid_init(PyObject *module);
+int wardwatch_conversations_init(PyObject *module);
 
 #endif

@@ -5,14 +5,8 @@
  * same LRU eviction at the cap and the same dirty order, so the two give equal output call by call
  * (tests/unit/flows/test_sightings_table.py holds them together).
  *
- * Layout. Entries live in one array and are named by their index (uint32_t, NIL = none), so
- * growing the array moves nothing that matters. An open-addressing hash table with linear probing
- * maps a key to its entry; removal (eviction) shifts the following run back instead of leaving
- * tombstones, so probe lengths never degrade however long the capture runs. Two intrusive doubly
- * linked lists run through the entries: the LRU order (head = least recently updated, evicted
- * first) and the dirty order (a key's first marking since the last report decides its place, as
- * in the insertion-ordered dict the Python code uses). Clearing the dirty set bumps a generation
- * number instead of walking the list: an entry is dirty when its generation is the table's.
+ * The table is an LRU-ordered hash index with a dirty order (_lru.h, shared with
+ * ConversationTable) whose entries hold one key's aggregate.
  *
  * A batch is done in four steps: (A) filter the packets and aggregate them per key in a scratch
  * hash table, then sort the batch's distinct keys; (B) make room in the table for every key of the
@@ -25,6 +19,7 @@
  * kind, size and length before it is read (get_array, _native.h).
  */
 #include "_native.h" /* Python.h, get_array and the element kinds, shared with _native.c */
+#include "_lru.h"    /* the index, its lists and NIL; batch positions are uint32_t too */
 #include <structmember.h>
 
 #include <stdint.h>
@@ -33,9 +28,6 @@
 
 /* decode.py's V4_MAPPED: IPv4 addresses are stored as ::ffff:a.b.c.d */
 #define V4_MAPPED UINT64_C(0xFFFF00000000)
-#define NIL UINT32_MAX
-/* Entry indices and batch positions are uint32_t; NIL is reserved. */
-#define MAX_ITEMS (UINT32_MAX - 1)
 
 /* One key's aggregate: what a Sighting holds, before the MAC and IP become text. */
 typedef struct {
@@ -44,11 +36,8 @@ typedef struct {
 } Agg;
 
 typedef struct {
+    Links k; /* first: the index's part */
     Agg a;
-    uint64_t hash;
-    uint64_t dgen;       /* dirty when equal to the table's gen */
-    uint32_t prev, next; /* LRU list; `next` also links the free list */
-    uint32_t dprev, dnext;
 } Entry;
 
 typedef struct {
@@ -56,14 +45,7 @@ typedef struct {
     long long cap;
     long long evicted;
     uint64_t seed;
-    Entry *ent;
-    uint32_t ent_alloc, ent_used, free_head;
-    uint32_t *slots; /* entry index or NIL; slot count = mask + 1, a power of two, or 0 */
-    uint64_t mask;
-    uint32_t count, ndirty;
-    uint32_t head, tail;   /* LRU */
-    uint32_t dhead, dtail; /* dirty */
-    uint64_t gen;
+    Lru l; /* entries are Entry */
     int busy;
     /* per-batch scratch, kept between batches (sized by the largest batch seen) */
     size_t scratch_n;
@@ -74,15 +56,9 @@ typedef struct {
     Agg *victim; /* entries evicted during the batch, in eviction order */
 } Table;
 
-/* --- keys ------------------------------------------------------------------------------------- */
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= UINT64_C(0xBF58476D1CE4E5B9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94D049BB133111EB);
-    return x ^ (x >> 31);
-}
+static inline Agg *agg_at(const Table *t, uint32_t e) { return &((Entry *)lru_at(&t->l, e))->a; }
 
+/* --- keys ------------------------------------------------------------------------------------- */
 /* Seeded (per table) so that spoofed source addresses cannot be chosen to collide. */
 static inline uint64_t key_hash(uint64_t seed, uint64_t mac, uint64_t hi, uint64_t lo) {
     return mix64(mix64(mix64(lo ^ seed) ^ hi) ^ mac);
@@ -101,127 +77,15 @@ static inline int same_key(const Agg *a, uint64_t mac, uint64_t hi, uint64_t lo)
     return a->mac == mac && a->hi == hi && a->lo == lo;
 }
 
-/* The smallest power of two >= 2 * n (at least 16): the slot count for n items, load <= 1/2. */
-static uint64_t slots_for(uint64_t n) {
-    uint64_t s = 16;
-    while (s < 2 * n) s <<= 1;
-    return s;
-}
-
 /* --- the table's hash index ------------------------------------------------------------------- */
 static uint32_t find(const Table *t, uint64_t h, uint64_t mac, uint64_t hi, uint64_t lo) {
-    if (t->slots == NULL) return NIL;
-    for (uint64_t j = h & t->mask;; j = (j + 1) & t->mask) {
-        uint32_t e = t->slots[j];
+    const Lru *l = &t->l;
+    if (l->slots == NULL) return NIL;
+    for (uint64_t j = h & l->mask;; j = (j + 1) & l->mask) {
+        uint32_t e = l->slots[j];
         if (e == NIL) return NIL;
-        if (t->ent[e].hash == h && same_key(&t->ent[e].a, mac, hi, lo)) return e;
+        if (lru_at(l, e)->hash == h && same_key(agg_at(t, e), mac, hi, lo)) return e;
     }
-}
-
-/* Callers guarantee a free slot (load <= 1/2). */
-static void slot_insert(uint32_t *slots, uint64_t mask, uint64_t h, uint32_t e) {
-    uint64_t j = h & mask;
-    while (slots[j] != NIL) j = (j + 1) & mask;
-    slots[j] = e;
-}
-
-/* Remove entry `e` from the index: backward-shift deletion, so no tombstones build up. */
-static void slot_remove(Table *t, uint32_t e) {
-    uint64_t mask = t->mask, i = t->ent[e].hash & mask;
-    while (t->slots[i] != e) i = (i + 1) & mask;
-    uint64_t j = i;
-    for (;;) {
-        j = (j + 1) & mask;
-        uint32_t o = t->slots[j];
-        if (o == NIL) break;
-        uint64_t home = t->ent[o].hash & mask;
-        /* `o` may fill the hole at i unless its home lies cyclically in (i, j] */
-        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            t->slots[i] = o;
-            i = j;
-        }
-    }
-    t->slots[i] = NIL;
-}
-
-/* --- lists -------------------------------------------------------------------------------------- */
-static void lru_unlink(Table *t, uint32_t e) {
-    Entry *x = &t->ent[e];
-    if (x->prev != NIL) t->ent[x->prev].next = x->next; else t->head = x->next;
-    if (x->next != NIL) t->ent[x->next].prev = x->prev; else t->tail = x->prev;
-}
-
-static void lru_append(Table *t, uint32_t e) {
-    Entry *x = &t->ent[e];
-    x->prev = t->tail;
-    x->next = NIL;
-    if (t->tail != NIL) t->ent[t->tail].next = e; else t->head = e;
-    t->tail = e;
-}
-
-/* Mark dirty; an entry already dirty keeps its place (a dict key set again keeps its position). */
-static void mark_dirty(Table *t, uint32_t e) {
-    Entry *x = &t->ent[e];
-    if (x->dgen == t->gen) return;
-    x->dgen = t->gen;
-    t->ndirty++;
-    x->dprev = t->dtail;
-    x->dnext = NIL;
-    if (t->dtail != NIL) t->ent[t->dtail].dnext = e; else t->dhead = e;
-    t->dtail = e;
-}
-
-static void dirty_unlink(Table *t, uint32_t e) {
-    Entry *x = &t->ent[e];
-    if (x->dgen != t->gen) return;
-    x->dgen = 0;
-    t->ndirty--;
-    if (x->dprev != NIL) t->ent[x->dprev].dnext = x->dnext; else t->dhead = x->dnext;
-    if (x->dnext != NIL) t->ent[x->dnext].dprev = x->dprev; else t->dtail = x->dprev;
-}
-
-static void dirty_clear(Table *t) {
-    t->gen++; /* 64 bits: never wraps back to a generation an entry still holds */
-    t->dhead = t->dtail = NIL;
-    t->ndirty = 0;
-}
-
-/* --- memory --------------------------------------------------------------------------------------- */
-/* Room for `need` entries (need <= cap): entry array and index, or MemoryError with nothing changed. */
-static int reserve(Table *t, uint64_t need) {
-    if (need > MAX_ITEMS) {
-        PyErr_SetString(PyExc_MemoryError, "SightingTable: too many entries");
-        return -1;
-    }
-    if (need > t->ent_alloc) {
-        uint64_t n = (uint64_t)t->ent_alloc * 2;
-        if (n < 64) n = 64;
-        if (n > (uint64_t)t->cap) n = (uint64_t)t->cap;
-        if (n > MAX_ITEMS) n = MAX_ITEMS;
-        if (n < need) n = need;
-        Entry *ent = n > SIZE_MAX / sizeof(Entry) ? NULL : PyMem_RawRealloc(t->ent, (size_t)n * sizeof(Entry));
-        if (ent == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        t->ent = ent;
-        t->ent_alloc = (uint32_t)n;
-    }
-    if (t->slots == NULL || 2 * need > t->mask + 1) {
-        uint64_t s = slots_for(need);
-        uint32_t *slots = s > SIZE_MAX / sizeof(uint32_t) ? NULL : PyMem_RawMalloc((size_t)s * sizeof(uint32_t));
-        if (slots == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        memset(slots, 0xFF, (size_t)s * sizeof(uint32_t)); /* every slot NIL */
-        for (uint32_t e = t->head; e != NIL; e = t->ent[e].next) slot_insert(slots, s - 1, t->ent[e].hash, e);
-        PyMem_RawFree(t->slots);
-        t->slots = slots;
-        t->mask = s - 1;
-    }
-    return 0;
 }
 
 /* Scratch for a batch of n packets; MemoryError on failure (what was there is kept). */
@@ -255,21 +119,14 @@ static int reserve_scratch(Table *t, size_t n) {
 
 /* Let go of every entry and all scratch; the counters stay. */
 static void release_all(Table *t) {
-    PyMem_RawFree(t->ent);
-    PyMem_RawFree(t->slots);
+    lru_release(&t->l);
     PyMem_RawFree(t->kept);
     PyMem_RawFree(t->bagg);
     PyMem_RawFree(t->victim);
     PyMem_RawFree(t->bslots);
-    t->ent = NULL;
-    t->slots = NULL;
     t->kept = t->bslots = NULL;
     t->bagg = t->victim = NULL;
-    t->ent_alloc = t->ent_used = t->count = 0;
-    t->mask = 0;
     t->scratch_n = t->bslots_alloc = 0;
-    t->free_head = t->head = t->tail = NIL;
-    dirty_clear(t);
 }
 
 /* --- Python objects out ----------------------------------------------------------------------------- */
@@ -291,11 +148,10 @@ static PyObject *table_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     }
     Table *t = (Table *)type->tp_alloc(type, 0);
     if (t == NULL) return NULL;
-    /* tp_alloc zeroed everything; what is not 0 when empty: */
+    /* tp_alloc zeroed everything else */
     t->cap = cap;
     t->seed = (uint64_t)seed;
-    t->free_head = t->head = t->tail = t->dhead = t->dtail = NIL;
-    t->gen = 1; /* entries start at generation 0: not dirty */
+    lru_init(&t->l, sizeof(Entry));
     return (PyObject *)t;
 }
 
@@ -380,49 +236,31 @@ static size_t aggregate(Table *t, Py_ssize_t n, const uint64_t *mac, const uint6
 
 /* Step C: apply the batch's keys in order; returns the number of entries evicted (into victim). */
 static size_t apply(Table *t, size_t nd) {
+    Lru *l = &t->l;
     size_t nv = 0;
     for (size_t k = 0; k < nd; k++) {
         const Agg *b = &t->bagg[k];
         uint64_t h = key_hash(t->seed, b->mac, b->hi, b->lo);
         uint32_t e = find(t, h, b->mac, b->hi, b->lo);
         if (e != NIL) {
-            Agg *a = &t->ent[e].a;
+            Agg *a = agg_at(t, e);
             if (b->first < a->first) a->first = b->first;
             if (b->last > a->last) a->last = b->last;
             a->packets += b->packets;
             a->bytes += b->bytes;
             if (b->ttl > a->ttl) a->ttl = b->ttl;
-            if (t->tail != e) {
-                lru_unlink(t, e);
-                lru_append(t, e);
-            }
+            lru_touch(l, e);
         } else {
-            if ((long long)t->count >= t->cap) {
-                uint32_t v = t->head; /* count >= cap >= 1: the list is not empty */
-                t->victim[nv++] = t->ent[v].a;
-                lru_unlink(t, v);
-                dirty_unlink(t, v);
-                slot_remove(t, v);
-                t->ent[v].next = t->free_head;
-                t->free_head = v;
-                t->count--;
+            if ((long long)l->count >= t->cap) {
+                /* count >= cap >= 1: the list is not empty */
+                t->victim[nv++] = *agg_at(t, l->head);
+                lru_evict(l);
                 t->evicted++;
             }
-            if (t->free_head != NIL) {
-                e = t->free_head;
-                t->free_head = t->ent[e].next;
-            } else {
-                e = t->ent_used++; /* < ent_alloc: reserved in step B */
-            }
-            Entry *x = &t->ent[e];
-            x->a = *b;
-            x->hash = h;
-            x->dgen = 0;
-            slot_insert(t->slots, t->mask, h, e);
-            lru_append(t, e);
-            t->count++;
+            e = lru_insert(l, h);
+            *agg_at(t, e) = *b;
         }
-        mark_dirty(t, e);
+        mark_dirty(l, e);
     }
     return nv;
 }
@@ -461,9 +299,9 @@ static PyObject *table_update(Table *t, PyObject *const *args, Py_ssize_t nargs)
     Py_END_ALLOW_THREADS
     if (nd > 0) {
         /* the most entries the batch can leave: nothing is evicted before the cap is reached */
-        uint64_t need = (uint64_t)t->count + nd;
+        uint64_t need = (uint64_t)t->l.count + nd;
         if (need > (uint64_t)t->cap) need = (uint64_t)t->cap;
-        if (reserve(t, need) < 0) goto leave;
+        if (lru_reserve(&t->l, need, (uint64_t)t->cap, "SightingTable") < 0) goto leave;
         Py_BEGIN_ALLOW_THREADS
         nv = apply(t, nd);
         Py_END_ALLOW_THREADS
@@ -495,11 +333,12 @@ static PyObject *table_report(Table *t, PyObject *arg) {
     if (all < 0) return NULL;
     if (enter(t) < 0) return NULL;
     /* both lists hold exactly count / ndirty entries: the result is sized once */
-    PyObject *result = PyList_New((Py_ssize_t)(all ? t->count : t->ndirty));
+    const Lru *l = &t->l;
+    PyObject *result = PyList_New((Py_ssize_t)(all ? l->count : l->ndirty));
     if (result != NULL) {
         Py_ssize_t k = 0;
-        for (uint32_t e = all ? t->head : t->dhead; e != NIL; e = all ? t->ent[e].next : t->ent[e].dnext) {
-            PyObject *row = agg_tuple(&t->ent[e].a);
+        for (uint32_t e = all ? l->head : l->dhead; e != NIL; e = all ? lru_at(l, e)->next : lru_at(l, e)->dnext) {
+            PyObject *row = agg_tuple(agg_at(t, e));
             if (row == NULL) {
                 Py_CLEAR(result);
                 break;
@@ -507,7 +346,7 @@ static PyObject *table_report(Table *t, PyObject *arg) {
             PyList_SET_ITEM(result, k++, row);
         }
     }
-    if (result != NULL) dirty_clear(t); /* on an error the dirty set stays, as in the Python code */
+    if (result != NULL) dirty_clear(&t->l); /* on an error the dirty set stays, as in the Python code */
     t->busy = 0;
     return result;
 }
@@ -522,7 +361,7 @@ static PyObject *table_clear(Table *t, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-static Py_ssize_t table_len(Table *t) { return (Py_ssize_t)t->count; }
+static Py_ssize_t table_len(Table *t) { return (Py_ssize_t)t->l.count; }
 
 static PyMethodDef table_methods[] = {
     {"update", (PyCFunction)(void (*)(void))table_update, METH_FASTCALL, update_doc},

@@ -53,6 +53,7 @@ from wardwatch.model.observation import Observation
 from wardwatch.sensor.capture._common import native
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.dissect.base import Dissector, PacketContext, TcpTraits
+from wardwatch.sensor.flows.conversations import conversation_of, new_conversation_table
 from wardwatch.sensor.flows.decode import (
     ERROR_NAMES,
     T_ICMP,
@@ -360,7 +361,6 @@ def _mask_timestamps(opts: bytes) -> bytes:
 
 
 _new_observation = builder(Observation)
-_new_conversation = builder(Conversation)
 #: A context per dissected packet or prefix: every field given (the defaults of PacketContext).
 _new_context = builder(PacketContext)
 
@@ -416,9 +416,7 @@ class SensorEngine:
         )
         self._streams: OrderedDict[tuple[int, int], tuple[FlowState, int]] = OrderedDict()
         self._sightings = new_sighting_table(cfg.max_sightings)  # C when built (see sightings.py)
-        # dicts as insertion-ordered sets, so reports come out in a deterministic order
-        self._convs: OrderedDict[tuple[object, ...], list[int]] = OrderedDict()
-        self._conv_dirty: dict[tuple[object, ...], None] = {}
+        self._convs = new_conversation_table(cfg.max_conversations)  # C when built
         self._interval = max(1, int(cfg.report_interval_s * 1e9))
         self._next_report: int | None = None
         self._out = SensorOutput()
@@ -535,7 +533,7 @@ class SensorEngine:
         self.meter.detach()
         for table in (self._cache, self._memo, self._syn_memo, self._sightings, self._convs):
             table.clear()
-        for other in (self._conv_dirty, self._track, self._refs, self._streams):
+        for other in (self._track, self._refs, self._streams):
             other.clear()
         self._ended.clear()
         self._out = SensorOutput()
@@ -1210,7 +1208,7 @@ class SensorEngine:
     def _conversation(self, f: FlowState) -> None:
         """Add an ended flow to its conversation: the same grouping as its :class:`Flow` record
         (client, server, transport, server port) without building the record. The MACs stay
-        integers in the key (``format_mac`` is one-to-one) and become text in ``_conv``."""
+        integers (``format_mac`` is one-to-one) until the table reports."""
         side = f.server if f.server >= 0 else f.server_side()
         a_is_lo = f.a_is_lo
         lo_mac, hi_mac = (f.a_mac, f.b_mac) if a_is_lo else (f.b_mac, f.a_mac)
@@ -1218,56 +1216,22 @@ class SensorEngine:
         # that did not send the first packet.
         if (side == 0) if side >= 0 else not a_is_lo:
             port = f.ethertype if f.tcode == T_L2 else f.lo_port
-            key = (f.hi_ip, hi_mac, f.lo_ip, lo_mac, f.transport, port)
+            client_ip, client_mac, server_ip, server_mac = f.hi_ip, hi_mac, f.lo_ip, lo_mac
         else:
             port = f.ethertype if f.tcode == T_L2 else f.hi_port
-            key = (f.lo_ip, lo_mac, f.hi_ip, hi_mac, f.transport, port)
-        agg = self._convs.get(key)
-        packets = f.pk_lo + f.pk_hi
-        nbytes = f.by_lo + f.by_hi
-        if agg is None:
-            if len(self._convs) >= self.config.max_conversations:
-                old, vals = self._convs.popitem(last=False)
-                self.stats.conversations_evicted += 1
-                self._out.conversations.append(self._conv(old, vals))
-                self._conv_dirty.pop(old, None)
-            self._convs[key] = [f.first_ns, f.last_ns, 1, packets, nbytes]
-        else:
-            if f.first_ns < agg[0]:
-                agg[0] = f.first_ns
-            if f.last_ns > agg[1]:
-                agg[1] = f.last_ns
-            agg[2] += 1
-            agg[3] += packets
-            agg[4] += nbytes
-            self._convs.move_to_end(key)
-        self._conv_dirty[key] = None
-
-    @staticmethod
-    def _conv(key: tuple[object, ...], v: list[int]) -> Conversation:
-        cip, cmac, sip, smac, transport, port = key
-        assert isinstance(transport, Transport) and isinstance(port, int)
-        assert isinstance(cmac, int) and isinstance(smac, int)
-        return _new_conversation(
-            client_ip=cip if isinstance(cip, str) else None,
-            client_mac=format_mac(cmac),
-            server_ip=sip if isinstance(sip, str) else None,
-            server_mac=format_mac(smac),
-            transport=transport,
-            server_port=port,
-            first_ns=v[0],
-            last_ns=v[1],
-            flows=v[2],
-            packets=v[3],
-            bytes=v[4],
-        )
+            client_ip, client_mac, server_ip, server_mac = f.lo_ip, lo_mac, f.hi_ip, hi_mac
+        evicted = self._convs.add(
+            client_ip, client_mac, server_ip, server_mac, f.tcode, port, f.first_ns, f.last_ns,
+            f.pk_lo + f.pk_hi, f.by_lo + f.by_hi,
+        )  # fmt: skip
+        if evicted is not None:
+            self.stats.conversations_evicted += 1
+            self._out.conversations.append(conversation_of(evicted))
 
     def _report(self, *, all_: bool) -> None:
         out = self._out
         out.sightings.extend(self._sightings.report(all_))
-        ckeys = list(self._convs if all_ else self._conv_dirty)
-        out.conversations.extend(self._conv(k, self._convs[k]) for k in ckeys)
-        self._conv_dirty.clear()
+        out.conversations.extend(self._convs.report(all_))
 
 
 __all__ = ["SensorConfig", "SensorEngine", "SensorOutput", "SensorStats", "port_server"]

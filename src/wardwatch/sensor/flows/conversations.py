@@ -1,0 +1,268 @@
+"""The engine's conversations: ended flows aggregated by (client, server, transport, server port).
+
+Two implementations with one behaviour, call by call:
+
+* :class:`PyConversationTable`: an ``OrderedDict`` of lists. The reference (and what runs without
+  the C extension).
+* :class:`NativeConversationTable`: the same in C (``ConversationTable`` of
+  ``wardwatch.sensor._native``, see ``_conversations.c``), with no Python object per entry.
+
+What both do: each ended flow is added to its conversation, keyed by (client IP, client MAC,
+server IP, server MAC, transport code, server port); IPs are the flow's text (None for frames
+without addresses), MACs integers (0: none). A conversation keeps the earliest first and latest
+last timestamp and sums flows, packets and bytes. An added key becomes the most recently updated;
+a new key when the table holds ``cap`` first evicts the least recently updated, which ``add``
+returns as a row (the caller must emit it, :func:`conversation_of`: the store max-merges, so
+nothing is lost). Keys added since the
+last report are *dirty*, in the order they first became dirty; a report gives them (or every
+entry, in LRU order) as :class:`Conversation` objects and clears the set.
+
+On a scan a million flows end, each a new conversation: the Python table's dicts of tuples and
+lists cost about a fifth of the scan's engine CPU (bench/README.md), the C table a few per cent.
+:func:`new_conversation_table` picks the C table when the extension is there and
+``WARDWATCH_PURE_PYTHON`` is not set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol, cast
+
+from wardwatch.model._build import builder
+from wardwatch.model.flow import Conversation
+from wardwatch.sensor.capture._common import native
+from wardwatch.sensor.flows.decode import format_mac
+from wardwatch.sensor.flows.meter import TRANSPORTS
+
+Key = tuple[str | None, int, str | None, int, int, int]
+"""(client IP, client MAC, server IP, server MAC, transport code, server port)."""
+Row = tuple[str | None, int, str | None, int, int, int, int, int, int, int, int]
+"""A key and its (first_ns, last_ns, flows, packets, bytes): what the C table gives."""
+
+_new_conversation = builder(Conversation)  # the object Conversation(...) makes, 3x cheaper
+
+
+class ConversationTable(Protocol):
+    """What the engine uses of a conversations table (both implementations)."""
+
+    @property
+    def cap(self) -> int:
+        """The most entries held."""
+        ...
+
+    @property
+    def evicted(self) -> int:
+        """Entries evicted so far (each was returned by :meth:`add`)."""
+        ...
+
+    def add(
+        self,
+        client_ip: str | None,
+        client_mac: int,
+        server_ip: str | None,
+        server_mac: int,
+        tcode: int,
+        port: int,
+        first_ns: int,
+        last_ns: int,
+        packets: int,
+        nbytes: int,
+        /,
+    ) -> Row | None:
+        """Add one ended flow; returns the entry evicted to make room (turn it into a
+        :class:`Conversation` with :func:`conversation_of`), or None."""
+        ...
+
+    def report(self, all_: bool) -> list[Conversation]:
+        """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
+        ...
+
+    def clear(self) -> None:
+        """Forget every entry (``evicted`` stays)."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+def _check_cap(cap: int) -> int:
+    if cap < 1:
+        raise ValueError(f"a conversations table needs a cap of at least 1, not {cap}")
+    return cap
+
+
+def conversation_of(row: Row) -> Conversation:
+    """One row (an evicted entry) as a :class:`Conversation`."""
+    return _conversations([row])[0]
+
+
+def _conversations(rows: list[Row]) -> list[Conversation]:
+    """Rows to :class:`Conversation` objects (MAC text made once per MAC of the list)."""
+    macs: dict[int, str | None] = {}
+    out: list[Conversation] = []
+    append, new, transports = out.append, _new_conversation, TRANSPORTS
+    for cip, cmac, sip, smac, tcode, port, first, last, flows, packets, nbytes in rows:
+        ctext = macs.get(cmac, "")
+        if ctext == "":
+            ctext = macs[cmac] = format_mac(cmac)
+        stext = macs.get(smac, "")
+        if stext == "":
+            stext = macs[smac] = format_mac(smac)
+        append(new(cip, ctext, sip, stext, transports[tcode], port, first, last, flows, packets, nbytes))
+    return out
+
+
+class PyConversationTable:
+    """The reference :class:`ConversationTable`: an ``OrderedDict`` in LRU order."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = _check_cap(cap)
+        self.evicted = 0
+        self._table: OrderedDict[Key, list[int]] = OrderedDict()
+        # a dict as an insertion-ordered set, so reports come out in a deterministic order
+        self._dirty: dict[Key, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def add(
+        self,
+        client_ip: str | None,
+        client_mac: int,
+        server_ip: str | None,
+        server_mac: int,
+        tcode: int,
+        port: int,
+        first_ns: int,
+        last_ns: int,
+        packets: int,
+        nbytes: int,
+        /,
+    ) -> Row | None:
+        """Add one ended flow (see the module docstring); returns the evicted entry, or None."""
+        key = (client_ip, client_mac, server_ip, server_mac, tcode, port)
+        table = self._table
+        agg = table.get(key)
+        evicted: Row | None = None
+        if agg is None:
+            if len(table) >= self.cap:
+                old, vals = table.popitem(last=False)
+                self.evicted += 1
+                evicted = (*old, *vals)  # type: ignore[assignment]
+                self._dirty.pop(old, None)
+            table[key] = [first_ns, last_ns, 1, packets, nbytes]
+        else:
+            if first_ns < agg[0]:
+                agg[0] = first_ns
+            if last_ns > agg[1]:
+                agg[1] = last_ns
+            agg[2] += 1
+            agg[3] += packets
+            agg[4] += nbytes
+            table.move_to_end(key)
+        self._dirty[key] = None
+        return evicted
+
+    def report(self, all_: bool) -> list[Conversation]:
+        """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
+        table = self._table
+        keys = list(table if all_ else self._dirty)
+        found = _conversations([(*k, *table[k]) for k in keys])  # type: ignore[misc]
+        self._dirty.clear()
+        return found
+
+    def clear(self) -> None:
+        """Forget every entry (``evicted`` stays)."""
+        self._table.clear()
+        self._dirty.clear()
+
+
+class _CTable(Protocol):
+    """``wardwatch.sensor._native.ConversationTable`` (see ``_conversations.c``)."""
+
+    cap: int
+    evicted: int
+
+    def add(
+        self,
+        client_ip: str | None,
+        client_mac: int,
+        server_ip: str | None,
+        server_mac: int,
+        tcode: int,
+        port: int,
+        first_ns: int,
+        last_ns: int,
+        packets: int,
+        nbytes: int,
+        /,
+    ) -> Row | None: ...
+
+    def report(self, all_: bool, /) -> list[Row]: ...
+
+    def clear(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class _CTableType(Protocol):
+    def __call__(self, cap: int, seed: int = 0) -> _CTable: ...
+
+
+def _native_type() -> _CTableType | None:
+    """The C table type, or None (no extension, ``WARDWATCH_PURE_PYTHON``, or an older build)."""
+    return cast("_CTableType | None", getattr(native(), "ConversationTable", None))
+
+
+class NativeConversationTable:
+    """A :class:`ConversationTable` whose entries live in C (same behaviour as
+    :class:`PyConversationTable`); only the output objects are made in Python."""
+
+    def __init__(self, cap: int, table_type: _CTableType | None = None) -> None:
+        kind = table_type or _native_type()
+        if kind is None:
+            raise RuntimeError(
+                "the C extension wardwatch.sensor._native (ConversationTable) is not available"
+            )
+        # A random hash seed: the layout (never the output) then differs per table, so spoofed
+        # addresses cannot be picked to collide.
+        self._t = kind(_check_cap(cap), int.from_bytes(os.urandom(8), "little"))
+        # The C method itself: no Python frame per ended flow (a million on a scan).
+        self.add: Callable[..., Row | None] = self._t.add
+
+    @property
+    def cap(self) -> int:
+        """The most entries held."""
+        return self._t.cap
+
+    @property
+    def evicted(self) -> int:
+        """Entries evicted so far."""
+        return self._t.evicted
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def report(self, all_: bool) -> list[Conversation]:
+        """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
+        return _conversations(self._t.report(all_))
+
+    def clear(self) -> None:
+        """Forget every entry and free its memory (``evicted`` stays)."""
+        self._t.clear()
+
+
+def new_conversation_table(cap: int) -> ConversationTable:
+    """The C table when the extension has it and ``WARDWATCH_PURE_PYTHON`` is not set, else Python."""
+    kind = _native_type()
+    return NativeConversationTable(cap, kind) if kind is not None else PyConversationTable(cap)
+
+
+__all__ = [
+    "ConversationTable",
+    "NativeConversationTable",
+    "PyConversationTable",
+    "conversation_of",
+    "new_conversation_table",
+]
