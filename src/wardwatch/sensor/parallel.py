@@ -24,7 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import starmap
 from queue import Empty
 from typing import Any
@@ -125,7 +125,9 @@ def run_shard(
 def _run_shard(
     source: str, index: int, workers: int, config: SensorConfig | None, sink: Sink | None, chunk: int
 ) -> ShardResult:
-    engine = SensorEngine(config)
+    # Every occurrence goes to the parent, which merges the shards in one total order (see
+    # ``merge``): the workers do not combine them.
+    engine = SensorEngine(replace(config or SensorConfig(), occurrences="each"))
     read = ReadStats()
     total = SensorOutput()
     error = None

@@ -126,8 +126,10 @@ class _Pending:
                 pair[0] = o
             if ts > last.ts_ns or (ts == last.ts_ns and flow > last.flow_uid):
                 pair[1] = o
-        # Counter.update consumes the mapped attributes in C.
-        self.counts.update(map(attrgetter("uid"), observations))
+        if out.counts is not None:  # occurrences="combined": the list holds extremes only
+            self.counts.update(out.counts)
+        else:  # Counter.update consumes the mapped attributes in C
+            self.counts.update(map(attrgetter("uid"), observations))
         # The engine runs with flow_records="evidence": its flow records are those an observation
         # can point to (first or last occurrence); all flows still count towards conversations.
         self.flows.extend(out.flows)
@@ -158,10 +160,13 @@ class _Pending:
 
 
 def _evidence(config: SensorConfig) -> SensorConfig:
-    """``config`` emitting only the flow records a stored observation can point to: the store
-    keeps each distinct observation's first and last flow, so the other records would be
-    written for nothing (on a scan, a million of them)."""
-    return config if config.flow_records == "evidence" else replace(config, flow_records="evidence")
+    """``config`` emitting what a store keeps: the store keeps each distinct observation's first
+    and last occurrence, their flows and its count, so only the flow records an observation can
+    point to are emitted (the others would be written for nothing: on a scan, a million of
+    them), and observations combined (``occurrences="combined"``: no object per repeat)."""
+    if config.flow_records == "evidence" and config.occurrences == "combined":
+        return config
+    return replace(config, flow_records="evidence", occurrences="combined")
 
 
 def _now() -> str:
@@ -202,7 +207,7 @@ def discover_source(
                 )
                 last_ns = int(batch.ts_ns.max()) if last_ns is None else max(last_ns, int(batch.ts_ns.max()))
             out = engine.feed(batch)
-            summary.observations += len(out.observations)
+            summary.observations += out.occurrences
             summary.flows += out.flows_ended
             pending.add(out)
             progress.packets_read(source, len(batch))
@@ -213,7 +218,7 @@ def discover_source(
         summary.error = str(err)
     out = engine.finish()
     engine.close()
-    summary.observations += len(out.observations)
+    summary.observations += out.occurrences
     summary.flows += out.flows_ended
     pending.add(out)
     summary.packets = stats.packets
@@ -266,7 +271,7 @@ def _discover_sharded(
 
     def on_chunk(chunk: SensorOutput) -> None:
         # Written while the workers go on: the store's merge does not depend on the order.
-        summary.observations += len(chunk.observations)
+        summary.observations += chunk.occurrences
         pending.add(chunk)
         if pending.full():
             with store.transaction() as tx:
@@ -275,7 +280,7 @@ def _discover_sharded(
     out, sensor_stats, stats, error = run_sharded(source, workers=workers, config=config, on_chunk=on_chunk)
     summary.error = error
     pending.add(out)  # the aggregates (and nothing else: the rest came in chunks)
-    summary.observations += len(out.observations)
+    summary.observations += out.occurrences
     summary.flows = out.flows_ended
     summary.packets = stats.packets
     summary.bytes = stats.bytes
@@ -427,7 +432,7 @@ def run_live(
                 summary.packets += len(batch)
                 summary.bytes += int(batch.wirelen.sum(dtype="int64"))
                 out = engine.feed(batch)
-                summary.observations += len(out.observations)
+                summary.observations += out.occurrences
                 summary.flows += out.flows_ended
                 pending.add(out)
             if clock() >= next_flush or pending.full():
@@ -436,7 +441,7 @@ def run_live(
     finally:
         out = engine.finish()
         engine.close()
-        summary.observations += len(out.observations)
+        summary.observations += out.occurrences
         summary.flows += out.flows_ended
         pending.add(out)
         summary.kernel_dropped = kernel_dropped()

@@ -126,6 +126,13 @@ class SensorConfig:
     max_evidence: int = 250_000
     """Distinct observations whose first and last occurrence are tracked for ``"evidence"``; past
     it the oldest is forgotten and the flows it pointed to are kept (a superset, never a loss)."""
+    occurrences: Literal["each", "combined"] = "each"
+    """What ``SensorOutput.observations`` holds: ``"each"``, every occurrence; ``"combined"``, per
+    distinct observation (uid) of the output its first and last occurrence (by timestamp, then
+    flow uid: the store's rule; one object when they are the same), with the number of
+    occurrences in ``SensorOutput.counts``. That is all a store keeps of a fact, and repeats (a
+    scan's million SYNs from one host, a device's periodic announcements) then cost no object
+    each. See ``SensorEngine._combine``."""
 
 
 @dataclass(slots=True)
@@ -164,6 +171,14 @@ class SensorOutput:
     conversations: list[Conversation] = field(default_factory=list)
     flows_ended: int = 0
     """Flows that ended (all of them, also those not in ``flows`` under ``flow_records="evidence"``)."""
+    counts: dict[str, int] | None = None
+    """Under ``occurrences="combined"``: occurrences in this output per observation uid (the
+    observations list then holds each uid's first and last occurrence only); else None."""
+
+    @property
+    def occurrences(self) -> int:
+        """How many observation occurrences this output stands for (in either mode)."""
+        return len(self.observations) if self.counts is None else sum(self.counts.values())
 
 
 class _Stream:
@@ -372,6 +387,20 @@ def _again(o: Observation, ts_ns: int, flow_uid: str) -> Observation:
     )
 
 
+def _fold(repeats: dict[str, list[Any]], o: Observation, ts: int, flow_uid: str) -> None:
+    """Count one occurrence of ``o`` (at ``ts`` in ``flow_uid``) in ``repeats``: [observation,
+    count, first ts, first flow, last ts, last flow] by uid, extremes by timestamp, then flow."""
+    r = repeats.get(o.uid)
+    if r is None:
+        repeats[o.uid] = [o, 1, ts, flow_uid, ts, flow_uid]
+        return
+    r[1] += 1
+    if ts < r[2] or (ts == r[2] and flow_uid < r[3]):
+        r[2], r[3] = ts, flow_uid
+    if ts > r[4] or (ts == r[4] and flow_uid > r[5]):
+        r[4], r[5] = ts, flow_uid
+
+
 class SensorEngine:
     """Decode -> meter -> dispatch -> outputs, one batch at a time (see module docstring)."""
 
@@ -421,6 +450,10 @@ class SensorEngine:
         self._next_report: int | None = None
         self._out = SensorOutput()
         self._all_records = cfg.flow_records != "evidence"
+        self._combined = cfg.occurrences == "combined"
+        # "combined": repeats of this output by uid: [observation, count, first ts, first flow,
+        # last ts, last flow] (see ``_combine``)
+        self._repeats: dict[str, list[Any]] = {}
         self._ended: list[tuple[FlowState, str]] = []
         self._track: dict[str, list[Any]] = {}  # observation uid -> [first ts, flow, last ts, flow]
         self._refs: dict[str, int] = {}  # flow uid -> extreme positions it holds
@@ -505,9 +538,11 @@ class SensorEngine:
         self._batch = self._dec = self._view = None
         self._plists = None
         self._syn_l = None
+        if self._combined:
+            self._combine()
         if not self._all_records:
             self._settle()
-        st.observations += len(out.observations)
+        st.observations += out.occurrences
         return out
 
     def finish(self) -> SensorOutput:
@@ -516,9 +551,11 @@ class SensorEngine:
         self.meter.flush()
         self._sync_meter_stats()
         self._report(all_=True)
+        if self._combined:
+            self._combine()
         if not self._all_records:
             self._settle()
-        self.stats.observations += len(out.observations)
+        self.stats.observations += out.occurrences
         return out
 
     def close(self) -> None:
@@ -533,7 +570,7 @@ class SensorEngine:
         self.meter.detach()
         for table in (self._cache, self._memo, self._syn_memo, self._sightings, self._convs):
             table.clear()
-        for other in (self._track, self._refs, self._streams):
+        for other in (self._track, self._refs, self._streams, self._repeats):
             other.clear()
         self._ended.clear()
         self._out = SensorOutput()
@@ -723,9 +760,7 @@ class SensorEngine:
                 self.stats.dissect_cache_hits += 1
                 self._cache.move_to_end(key)
                 if hit:
-                    ts, fuid = ctx.ts_ns, ctx.flow_uid
-                    extend = self._out.observations.extend
-                    extend(_again(o, ts, fuid) for o in hit)
+                    self._again((hit,), ctx.ts_ns, ctx.flow_uid)
                 return
         try:
             found = d.dissect(ctx, payload)
@@ -775,11 +810,43 @@ class SensorEngine:
         st = self.stats
         st.dissector_calls += n
         st.dissect_cache_hits += n
-        append = self._out.observations.append
+        self._again(hit, ts, flow_uid)
+        return True
+
+    def _again(self, hit: tuple[tuple[Observation, ...], ...], ts: int, flow_uid: str) -> None:
+        """Remembered observations occur again, at ``ts`` in ``flow_uid``: each as a new object,
+        or under ``occurrences="combined"`` as a count and the extremes of its uid."""
+        if not self._combined:
+            append = self._out.observations.append
+            for found in hit:
+                for o in found:
+                    append(_again(o, ts, flow_uid))
+            return
+        repeats = self._repeats
         for found in hit:
             for o in found:
-                append(_again(o, ts, flow_uid))
-        return True
+                _fold(repeats, o, ts, flow_uid)
+
+    def _combine(self) -> None:
+        """``occurrences="combined"``: the output's observations become each uid's first and last
+        occurrence (timestamp, then flow uid), with counts. The dissectors' own results of this
+        output (``observations`` so far) are folded into the repeats, then each uid's extremes
+        are made: the object itself where it is one, else the remembered one at that time and
+        flow (an object equal to what ``"each"`` emits there)."""
+        out = self._out
+        repeats, self._repeats = self._repeats, {}
+        for o in out.observations:
+            _fold(repeats, o, o.ts_ns, o.flow_uid)
+        combined: list[Observation] = []
+        counts: dict[str, int] = {}
+        append = combined.append
+        for uid, (o, n, t0, f0, t1, f1) in repeats.items():
+            append(o if o.ts_ns == t0 and o.flow_uid == f0 else _again(o, t0, f0))
+            if t1 != t0 or f1 != f0:
+                append(o if o.ts_ns == t1 and o.flow_uid == f1 else _again(o, t1, f1))
+            counts[uid] = n
+        out.observations = combined
+        out.counts = counts
 
     def _run(
         self,
