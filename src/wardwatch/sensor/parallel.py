@@ -10,7 +10,9 @@ process would.
 
 Workers may stream their observations and flow records to the parent in chunks while they run
 (``run_sharded(on_chunk=...)``; ``discover`` writes them to the store as they come, since the
-store's merge does not depend on order), or return everything at the end. Then the parent
+store's merge does not depend on order), or return everything at the end. Under
+``occurrences="combined"`` (``discover``) a worker sends each observation's extremes per feed with
+their counts, which the parent adds up, not an object per occurrence. Then the parent
 merges: observations and flows sorted by a total order (time, then content), and
 the per-worker partial aggregates summed (sightings per (MAC, IP): packets and bytes added,
 first/last/TTL min/max; conversations likewise with flow counts added). Differences from one
@@ -24,7 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from itertools import starmap
 from queue import Empty
 from typing import Any
@@ -125,15 +127,15 @@ def run_shard(
 def _run_shard(
     source: str, index: int, workers: int, config: SensorConfig | None, sink: Sink | None, chunk: int
 ) -> ShardResult:
-    # Every occurrence goes to the parent, which merges the shards in one total order (see
-    # ``merge``): the workers do not combine them.
-    engine = SensorEngine(replace(config or SensorConfig(), occurrences="each"))
+    engine = SensorEngine(config)
+    combined = engine.config.occurrences == "combined"
     read = ReadStats()
-    total = SensorOutput()
+    total = SensorOutput(counts={} if combined else None)
     error = None
 
     def add(out: SensorOutput) -> None:
         total.observations.extend(out.observations)
+        _add_counts(total, out.counts)
         total.flows.extend(out.flows)
         total.flows_ended += out.flows_ended
         total.sightings.extend(out.sightings)
@@ -143,8 +145,9 @@ def _run_shard(
 
     def send() -> None:
         if sink is not None and (total.observations or total.flows):
-            sink(SensorOutput(observations=total.observations, flows=total.flows))
+            sink(SensorOutput(observations=total.observations, flows=total.flows, counts=total.counts))
             total.observations, total.flows = [], []
+            total.counts = {} if combined else None
 
     try:
         for batch in read_packets(source, stats=read):
@@ -163,6 +166,15 @@ def _run_shard(
     return ShardResult(output=total, stats=stats, read=read, error=error)
 
 
+def _add_counts(total: SensorOutput, counts: dict[str, int] | None) -> None:
+    """Add an output's occurrence counts (``occurrences="combined"``) to ``total``'s."""
+    if counts:
+        into = total.counts if total.counts is not None else {}
+        total.counts = into
+        for uid, n in counts.items():
+            into[uid] = into.get(uid, 0) + n
+
+
 _new_observation = builder(Observation)
 _new_flow = builder(Flow)
 _new_sighting = builder(Sighting)
@@ -171,7 +183,12 @@ _FLOW_FIELDS = tuple(f.name for f in fields(Flow))
 _SIGHTING_FIELDS = tuple(f.name for f in fields(Sighting))
 _CONVERSATION_FIELDS = tuple(f.name for f in fields(Conversation))
 Packed = tuple[
-    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], int
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    int,
+    dict[str, int] | None,
 ]
 
 
@@ -185,12 +202,13 @@ def pack(out: SensorOutput) -> Packed:
         [tuple(getattr(x, n) for n in _SIGHTING_FIELDS) for x in out.sightings],
         [tuple(getattr(c, n) for n in _CONVERSATION_FIELDS) for c in out.conversations],
         out.flows_ended,
+        out.counts,
     )
 
 
 def unpack(packed: Packed) -> SensorOutput:
     """The inverse of :func:`pack`."""
-    obs, flows, sightings, convs, ended = packed
+    obs, flows, sightings, convs, ended, counts = packed
     # The tuples hold every field in declaration order (see pack), the builders' positional order.
     return SensorOutput(
         observations=list(starmap(_new_observation, obs)),
@@ -198,6 +216,7 @@ def unpack(packed: Packed) -> SensorOutput:
         sightings=list(starmap(_new_sighting, sightings)),
         conversations=list(starmap(_new_conversation, convs)),
         flows_ended=ended,
+        counts=counts,
     )
 
 
@@ -228,6 +247,7 @@ def merge(results: list[ShardResult]) -> tuple[SensorOutput, dict[str, Any]]:
     out = SensorOutput()
     for r in results:
         out.observations.extend(r.output.observations)
+        _add_counts(out, r.output.counts)
         out.flows.extend(r.output.flows)
         out.flows_ended += r.output.flows_ended
     out.observations.sort(key=lambda o: (o.ts_ns, o.flow_uid, o.protocol, o.uid))
@@ -361,6 +381,8 @@ def run_sharded(
         done, kept = _receive(source, procs, queue, on_chunk)
         if kept:
             done[0].output.observations.extend(o for c in kept for o in c.observations)
+            for c in kept:
+                _add_counts(done[0].output, c.counts)
             done[0].output.flows.extend(f for c in kept for f in c.flows)
         with collector_paused():
             out, stats = merge(done)
