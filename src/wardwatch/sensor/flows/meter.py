@@ -399,10 +399,10 @@ class FlowMeter:
         self._bits: npt.NDArray[np.int64] = empty
         self._from_lo: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._cums: tuple[npt.NDArray[np.int64], ...] = (empty, empty, empty)
-        self._ts_l: list[int] | None = None
+        self._ts_l: memoryview | None = None
         self._touched: list[FlowState] = []
-        self._bits_l: list[int] = []
-        self._from_lo_l: list[bool] = []
+        self._bits_l: memoryview = memoryview(b"")
+        self._from_lo_l: memoryview = memoryview(b"")
 
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables)
@@ -633,15 +633,17 @@ class FlowMeter:
             return "idle"
         return "active"
 
-    def _lists(self) -> tuple[list[int], list[int], list[bool]]:
-        """Timestamps, bits and directions of the sorted batch as lists (built once per batch)."""
+    def _lists(self) -> tuple[memoryview, memoryview, memoryview]:
+        """Timestamps, bits and directions (bool) of the sorted batch, for reads by position:
+        memoryviews of the arrays (see ``SensorEngine._packet_lists``: most positions of a
+        busy network's batch are never read one by one, so whole-batch lists cost more)."""
         if self._ts_l is None:
-            self._ts_l = self._ts_s.tolist()
-            self._bits_l = self._bits.tolist()
-            self._from_lo_l = self._from_lo.tolist()
+            self._ts_l = self._ts_s.data
+            self._bits_l = self._bits.data
+            self._from_lo_l = self._from_lo.data
         return self._ts_l, self._bits_l, self._from_lo_l
 
-    def _or_bits(self, bits: list[int], s: int, e: int) -> int:
+    def _or_bits(self, bits: memoryview, s: int, e: int) -> int:
         if e - s > 32:
             return int(np.bitwise_or.reduce(self._bits[s:e]))
         acc = 0
@@ -679,7 +681,7 @@ class FlowMeter:
                     f = None
                 if f is None:
                     k0 = int(self._orig[pos])
-                    f = self._create(key, t0, from_lo[pos], int(self._smac[k0]), int(self._dmac[k0]))
+                    f = self._create(key, t0, bool(from_lo[pos]), int(self._smac[k0]), int(self._dmac[k0]))
             j = e
             deadline = f.first_ns + self._active
             whole = seg if pos == s else None
