@@ -501,7 +501,7 @@ class SensorEngine:
         self._plists: _PacketViews | None = None
         self._csyn: npt.NDArray[np.int64] = self._cc
         self._interesting: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        self._interesting_l: list[bool] | None = None
+        self._interesting_l: memoryview | None = None
         self._syns: npt.NDArray[np.bool_] = self._interesting
         self._syn_rst: npt.NDArray[np.bool_] = self._interesting
         self._syn_l: _SynRows | None = None
@@ -918,7 +918,7 @@ class SensorEngine:
             return (np.flatnonzero(self._interesting[s:e]) + s).tolist()
         flags = self._interesting_l
         if flags is None:
-            flags = self._interesting_l = self._interesting.tolist()
+            flags = self._interesting_l = self._interesting.data  # see _packet_lists
         return [k for k in range(s, e) if flags[k]]
 
     def _l2_frames(self, f: FlowState, ds: tuple[Dissector, ...], s: int, e: int) -> None:
