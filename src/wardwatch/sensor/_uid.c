@@ -1,4 +1,5 @@
-/* wardwatch.sensor._native, part: content_uid, an observation's content uid.
+/* wardwatch.sensor._native, part: content_uid, an observation's content uid (and flow_uid, a
+ * flow's uid, with the same BLAKE2b: see the end of the file).
  *
  * The C twin of wardwatch.model.observation._content_uid (the reference, and the definition):
  * BLAKE2b with a 12-byte digest of the canonical JSON
@@ -35,6 +36,7 @@
 #include "_native.h" /* Python.h */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -428,8 +430,79 @@ static PyObject *content_uid(PyObject *self, PyObject *const *args, Py_ssize_t n
     return result;
 }
 
+/* --- a flow's uid --------------------------------------------------------------------------------- */
+/* Room for an endpoint text "ip#port": the longest IP text (45) and port (20) with room to spare. */
+#define ENDPOINT_CAP 96
+
+/* The ASCII bytes of an exact str, or NULL when it is not one (no exception). */
+static const char *ascii_of(PyObject *s, Py_ssize_t *len) {
+    if (!PyUnicode_CheckExact(s) || !PyUnicode_IS_ASCII(s)) return NULL;
+    *len = PyUnicode_GET_LENGTH(s);
+    return (const char *)PyUnicode_1BYTE_DATA(s);
+}
+
+/* "ip#port" into buf; its length, or -1 when it does not fit. */
+static int endpoint_text(char *buf, const char *ip, Py_ssize_t iplen, long long port) {
+    if (iplen > ENDPOINT_CAP - 24) return -1;
+    memcpy(buf, ip, (size_t)iplen);
+    int k = snprintf(buf + iplen, 24, "#%lld", port);
+    return k < 0 || k >= 24 ? -1 : (int)iplen + k;
+}
+
+PyDoc_STRVAR(flow_uid_doc,
+"flow_uid(prefix, lo_ip, lo_port, hi_ip, hi_port, first_ns) -> str | None\n\n"
+"The uid of an IP flow as wardwatch.sensor.flows.meter.flow_uid makes it: blake2b-64, in hex, of\n"
+"prefix + the two \"ip#port\" endpoint texts in text order, joined by '|', + '|' + first_ns.\n"
+"None for what it does not encode (text that is not ASCII, ints past 64 bits): the Python\n"
+"definition then applies.");
+
+static PyObject *flow_uid(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6) {
+        PyErr_Format(PyExc_TypeError, "flow_uid takes 6 arguments, not %zd", nargs);
+        return NULL;
+    }
+    Py_ssize_t plen = 0, lolen = 0, hilen = 0;
+    const char *prefix = ascii_of(args[0], &plen), *lo = ascii_of(args[1], &lolen), *hi = ascii_of(args[3], &hilen);
+    if (prefix == NULL || lo == NULL || hi == NULL) Py_RETURN_NONE;
+    long long v[3];
+    PyObject *ints[3] = {args[2], args[4], args[5]};
+    for (int i = 0; i < 3; i++) {
+        if (!PyLong_CheckExact(ints[i])) Py_RETURN_NONE;
+        int overflow;
+        v[i] = PyLong_AsLongLongAndOverflow(ints[i], &overflow);
+        if (overflow) Py_RETURN_NONE;
+        if (v[i] == -1 && PyErr_Occurred()) return NULL;
+    }
+    char e1[ENDPOINT_CAP], e2[ENDPOINT_CAP], tail[32];
+    int n1 = endpoint_text(e1, lo, lolen, v[0]), n2 = endpoint_text(e2, hi, hilen, v[1]);
+    int nt = snprintf(tail, sizeof tail, "|%lld", v[2]);
+    if (n1 < 0 || n2 < 0 || nt < 0 || nt >= (int)sizeof tail) Py_RETURN_NONE;
+    /* Python orders the texts by code point: for ASCII, byte order, and a prefix first */
+    int c = memcmp(e1, e2, (size_t)(n1 < n2 ? n1 : n2));
+    int swap = c > 0 || (c == 0 && n1 > n2);
+    Blake2b h;
+    b2_init(&h, 8);
+    b2_update(&h, (const uint8_t *)prefix, (size_t)plen);
+    b2_update(&h, (const uint8_t *)(swap ? e2 : e1), (size_t)(swap ? n2 : n1));
+    b2_update(&h, (const uint8_t *)"|", 1);
+    b2_update(&h, (const uint8_t *)(swap ? e1 : e2), (size_t)(swap ? n1 : n2));
+    b2_update(&h, (const uint8_t *)tail, (size_t)nt);
+    uint8_t digest[8];
+    b2_final(&h, digest, 8);
+    PyObject *result = PyUnicode_New(16, 127);
+    if (result == NULL) return NULL;
+    Py_UCS1 *hex = PyUnicode_1BYTE_DATA(result);
+    for (int i = 0; i < 8; i++) {
+        hex[2 * i] = (Py_UCS1)HEX[digest[i] >> 4];
+        hex[2 * i + 1] = (Py_UCS1)HEX[digest[i] & 0xF];
+    }
+    return result;
+}
+
 static PyMethodDef uid_methods[] = {
     {"content_uid", (PyCFunction)(void (*)(void))content_uid, METH_FASTCALL, content_uid_doc},
+    {"flow_uid", (PyCFunction)(void (*)(void))flow_uid, METH_FASTCALL, flow_uid_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -122,6 +122,10 @@ class NativeModule(Protocol):
         self, protocol: str, mac: str | None, ip: str | None, fields: dict[str, Any], /
     ) -> str | None: ...
 
+    def flow_uid(
+        self, prefix: str, lo_ip: str, lo_port: int, hi_ip: str, hi_port: int, first_ns: int, /
+    ) -> str | None: ...
+
 
 def _load_native() -> NativeModule | None:
     # The extension is optional (setup.py builds it with optional=True): a machine without a C

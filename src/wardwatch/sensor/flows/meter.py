@@ -188,7 +188,17 @@ class FlowState:
         "vlan",
     )
 
-    def __init__(self, key: tuple[int, ...], fid: int, first_ns: int, a_is_lo: bool, a_mac: int, b_mac: int):
+    def __init__(
+        self,
+        key: tuple[int, ...],
+        fid: int,
+        first_ns: int,
+        a_is_lo: bool,
+        a_mac: int,
+        b_mac: int,
+        uid_c: Callable[[str, str, int, str, int, int], str | None] | None = None,
+    ):
+        """``uid_c``: the C extension's ``flow_uid`` (the same uid, computed in C), or None."""
         c0 = key[0]
         self.key = key
         self.id = fid
@@ -230,11 +240,14 @@ class FlowState:
                 if len(_UID_PREFIX) >= 4096:  # bounded: a capture could use every VLAN
                     _UID_PREFIX.clear()
                 prefix = _UID_PREFIX[c0 >> 32] = _uid_prefix(self.transport, self.vlan)
-            e1 = f"{lo_ip}#{lo_port}"
-            e2 = f"{hi_ip}#{hi_port}"
-            if e2 < e1:
-                e1, e2 = e2, e1
-            self.uid = _blake2b(f"{prefix}{e1}|{e2}|{first_ns}".encode(), digest_size=8).hexdigest()
+            uid = None if uid_c is None else uid_c(prefix, lo_ip, lo_port, hi_ip, hi_port, first_ns)
+            if uid is None:  # no extension, or text it leaves to Python
+                e1 = f"{lo_ip}#{lo_port}"
+                e2 = f"{hi_ip}#{hi_port}"
+                if e2 < e1:
+                    e1, e2 = e2, e1
+                uid = _blake2b(f"{prefix}{e1}|{e2}|{first_ns}".encode(), digest_size=8).hexdigest()
+            self.uid = uid
 
     def server_side(self) -> int:
         """0 (lo), 1 (hi) or -1: the handshake roles, else the port rule (TCP and UDP only)."""
@@ -376,6 +389,8 @@ class FlowMeter:
         self._active = int(active_timeout_s * ns)
         self._grace = int(tcp_close_grace_s * ns)
         self.max_flows = max(1, int(max_flows))
+        # a million flows on a scan: their uids in C when the extension is there (looked up once)
+        self._uid_c = getattr(native(), "flow_uid", None)
         # One LRU per idle class: the front is the least recently updated, so both idle sweeps
         # (stop at the first live flow) and eviction (oldest front) are O(1) per flow.
         self._tables: tuple[OrderedDict[tuple[int, ...], FlowState], ...] = (
@@ -751,7 +766,7 @@ class FlowMeter:
         if len(t[0]) + len(t[1]) + len(t[2]) >= self.max_flows:
             self._evict()
         self._next_id += 1
-        f = FlowState(key, self._next_id, t0, from_lo, smac, dmac)
+        f = FlowState(key, self._next_id, t0, from_lo, smac, dmac, self._uid_c)
         self._tick += 1
         f.touch = self._tick
         self._tables[f.cls][key] = f
