@@ -33,7 +33,12 @@ Sightings (source MAC, source IP) and conversations (flows aggregated by client,
 transport and server port; the server is ``b`` when unknown; L2 flows use the EtherType as the
 server port) are cumulative over the capture, matching the store's max-merge. ``feed`` emits the
 ones that changed each time capture time crosses a multiple of ``report_interval_s`` (so a live
-sensor reports presence as it goes); ``finish`` emits all of them.
+sensor reports presence as it goes); ``finish`` emits all of them. Both tables are in C when the
+extension is built (``sightings.py``, ``conversations.py``).
+
+Observations come out one object per occurrence (``occurrences="each"``), or, as a store needs
+them, per distinct fact of the output its first and last occurrence with a count
+(``"combined"``: what ``discover`` and the live sensor use; a repeat then costs no object).
 """
 
 from __future__ import annotations
