@@ -291,12 +291,4 @@ static PyTypeObject TableType = {
     .tp_new = table_new,
 };
 
-int wardwatch_conversations_init(PyObject *module) {
-    if (PyType_Ready(&TableType) < 0) return -1;
-    Py_INCREF(&TableType);
-    if (PyModule_AddObject(module, "ConversationTable", (PyObject *)&TableType) < 0) {
-        Py_DECREF(&TableType);
-        return -1;
-    }
-    return 0;
-}
+int wardwatch_conversations_init(PyObject *module) { return add_type(module, &TableType, "ConversationTable"); }

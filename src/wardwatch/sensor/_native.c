@@ -115,6 +115,16 @@ static int format_kind(const char *fmt) {
 }
 
 /* See _native.h. */
+int add_type(PyObject *module, PyTypeObject *type, const char *name) {
+    if (PyType_Ready(type) < 0) return -1;
+    Py_INCREF(type);
+    if (PyModule_AddObject(module, name, (PyObject *)type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
+    return 0;
+}
+
 int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_ssize_t n, int writable,
               const char *name) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);

@@ -15,6 +15,10 @@ enum { K_BYTES, K_SIGNED, K_UNSIGNED, K_BOOL };
 int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_ssize_t n, int writable,
               const char *name);
 
+/* Ready `type` and add it to `module` as `name`; -1 with an exception set. Defined in _native.c. */
+#define add_type wardwatch_add_type
+int add_type(PyObject *module, PyTypeObject *type, const char *name);
+
 /* Each other source file adds its functions and types to the module; -1 with an exception set. */
 int wardwatch_sightings_init(PyObject *module);
 int wardwatch_meter_init(PyObject *module);

@@ -399,12 +399,4 @@ static PyTypeObject TableType = {
     .tp_new = table_new,
 };
 
-int wardwatch_sightings_init(PyObject *module) {
-    if (PyType_Ready(&TableType) < 0) return -1;
-    Py_INCREF(&TableType);
-    if (PyModule_AddObject(module, "SightingTable", (PyObject *)&TableType) < 0) {
-        Py_DECREF(&TableType);
-        return -1;
-    }
-    return 0;
-}
+int wardwatch_sightings_init(PyObject *module) { return add_type(module, &TableType, "SightingTable"); }

@@ -371,6 +371,18 @@ static int put_content(Out *o, PyObject *protocol, PyObject *mac, PyObject *ip, 
     return ENC_OK;
 }
 
+/* A digest as lower-case hex text. */
+static PyObject *hex_text(const uint8_t *digest, int n) {
+    PyObject *result = PyUnicode_New(2 * n, 127);
+    if (result == NULL) return NULL;
+    Py_UCS1 *hex = PyUnicode_1BYTE_DATA(result);
+    for (int i = 0; i < n; i++) {
+        hex[2 * i] = (Py_UCS1)HEX[digest[i] >> 4];
+        hex[2 * i + 1] = (Py_UCS1)HEX[digest[i] & 0xF];
+    }
+    return result;
+}
+
 /* The hex digest of the content, None (unsupported) or NULL (an exception). */
 static PyObject *uid_of(PyObject *protocol, PyObject *mac, PyObject *ip, const Pair *pairs, Py_ssize_t n) {
     Out o;
@@ -382,14 +394,7 @@ static PyObject *uid_of(PyObject *protocol, PyObject *mac, PyObject *ip, const P
     out_flush(&o);
     uint8_t digest[DIGEST_LEN];
     b2_final(&o.hash, digest, DIGEST_LEN);
-    PyObject *result = PyUnicode_New(2 * DIGEST_LEN, 127);
-    if (result == NULL) return NULL;
-    Py_UCS1 *hex = PyUnicode_1BYTE_DATA(result);
-    for (int i = 0; i < DIGEST_LEN; i++) {
-        hex[2 * i] = (Py_UCS1)HEX[digest[i] >> 4];
-        hex[2 * i + 1] = (Py_UCS1)HEX[digest[i] & 0xF];
-    }
-    return result;
+    return hex_text(digest, DIGEST_LEN);
 }
 
 static PyObject *content_uid(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -490,14 +495,7 @@ static PyObject *flow_uid(PyObject *self, PyObject *const *args, Py_ssize_t narg
     b2_update(&h, (const uint8_t *)tail, (size_t)nt);
     uint8_t digest[8];
     b2_final(&h, digest, 8);
-    PyObject *result = PyUnicode_New(16, 127);
-    if (result == NULL) return NULL;
-    Py_UCS1 *hex = PyUnicode_1BYTE_DATA(result);
-    for (int i = 0; i < 8; i++) {
-        hex[2 * i] = (Py_UCS1)HEX[digest[i] >> 4];
-        hex[2 * i + 1] = (Py_UCS1)HEX[digest[i] & 0xF];
-    }
-    return result;
+    return hex_text(digest, 8);
 }
 
 static PyMethodDef uid_methods[] = {
