@@ -25,7 +25,6 @@ lists cost about a fifth of the scan's engine CPU (bench/README.md), the C table
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol, cast
@@ -33,6 +32,7 @@ from typing import Protocol, cast
 from wardwatch.model._build import builder
 from wardwatch.model.flow import Conversation
 from wardwatch.sensor.capture._common import native
+from wardwatch.sensor.flows._tables import BoundedTable, CTable, CTableType, NativeTable, check_cap
 from wardwatch.sensor.flows.decode import format_mac
 from wardwatch.sensor.flows.meter import TRANSPORTS
 
@@ -44,52 +44,28 @@ Row = tuple[str | None, int, str | None, int, int, int, int, int, int, int, int]
 _new_conversation = builder(Conversation)  # the object Conversation(...) makes, 3x cheaper
 
 
-class ConversationTable(Protocol):
-    """What the engine uses of a conversations table (both implementations)."""
+AddFlow = Callable[[str | None, int, str | None, int, int, int, int, int, int, int], Row | None]
+"""``add(client_ip, client_mac, server_ip, server_mac, tcode, port, first_ns, last_ns, packets,
+bytes)``: add one ended flow; returns the entry evicted to make room (turn it into a
+:class:`Conversation` with :func:`conversation_of`), or None."""
+
+
+class ConversationTable(BoundedTable, Protocol):
+    """What the engine uses of a conversations table (both implementations); evicted entries are
+    returned by ``add``."""
 
     @property
-    def cap(self) -> int:
-        """The most entries held."""
-        ...
-
-    @property
-    def evicted(self) -> int:
-        """Entries evicted so far (each was returned by :meth:`add`)."""
-        ...
-
-    def add(
-        self,
-        client_ip: str | None,
-        client_mac: int,
-        server_ip: str | None,
-        server_mac: int,
-        tcode: int,
-        port: int,
-        first_ns: int,
-        last_ns: int,
-        packets: int,
-        nbytes: int,
-        /,
-    ) -> Row | None:
-        """Add one ended flow; returns the entry evicted to make room (turn it into a
-        :class:`Conversation` with :func:`conversation_of`), or None."""
+    def add(self) -> AddFlow:
+        """See :data:`AddFlow`."""
         ...
 
     def report(self, all_: bool) -> list[Conversation]:
         """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
         ...
 
-    def clear(self) -> None:
-        """Forget every entry (``evicted`` stays)."""
-        ...
-
-    def __len__(self) -> int: ...
-
 
 def _check_cap(cap: int) -> int:
-    if cap < 1:
-        raise ValueError(f"a conversations table needs a cap of at least 1, not {cap}")
-    return cap
+    return check_cap(cap, "conversations")
 
 
 def conversation_of(row: Row) -> Conversation:
@@ -178,79 +154,36 @@ class PyConversationTable:
         self._dirty.clear()
 
 
-class _CTable(Protocol):
+class _CTable(CTable, Protocol):
     """``wardwatch.sensor._native.ConversationTable`` (see ``_conversations.c``)."""
 
-    cap: int
-    evicted: int
-
-    def add(
-        self,
-        client_ip: str | None,
-        client_mac: int,
-        server_ip: str | None,
-        server_mac: int,
-        tcode: int,
-        port: int,
-        first_ns: int,
-        last_ns: int,
-        packets: int,
-        nbytes: int,
-        /,
-    ) -> Row | None: ...
+    add: AddFlow
 
     def report(self, all_: bool, /) -> list[Row]: ...
 
-    def clear(self) -> None: ...
 
-    def __len__(self) -> int: ...
-
-
-class _CTableType(Protocol):
-    def __call__(self, cap: int, seed: int = 0) -> _CTable: ...
-
-
-def _native_type() -> _CTableType | None:
+def _native_type() -> CTableType[_CTable] | None:
     """The C table type, or None (no extension, ``WARDWATCH_PURE_PYTHON``, or an older build)."""
-    return cast("_CTableType | None", getattr(native(), "ConversationTable", None))
+    return cast("CTableType[_CTable] | None", getattr(native(), "ConversationTable", None))
 
 
-class NativeConversationTable:
+class NativeConversationTable(NativeTable[_CTable]):
     """A :class:`ConversationTable` whose entries live in C (same behaviour as
     :class:`PyConversationTable`); only the output objects are made in Python."""
 
-    def __init__(self, cap: int, table_type: _CTableType | None = None) -> None:
+    def __init__(self, cap: int, table_type: CTableType[_CTable] | None = None) -> None:
         kind = table_type or _native_type()
         if kind is None:
             raise RuntimeError(
                 "the C extension wardwatch.sensor._native (ConversationTable) is not available"
             )
-        # A random hash seed: the layout (never the output) then differs per table, so spoofed
-        # addresses cannot be picked to collide.
-        self._t = kind(_check_cap(cap), int.from_bytes(os.urandom(8), "little"))
+        super().__init__("conversations", cap, kind)
         # The C method itself: no Python frame per ended flow (a million on a scan).
-        self.add: Callable[..., Row | None] = self._t.add
-
-    @property
-    def cap(self) -> int:
-        """The most entries held."""
-        return self._t.cap
-
-    @property
-    def evicted(self) -> int:
-        """Entries evicted so far."""
-        return self._t.evicted
-
-    def __len__(self) -> int:
-        return len(self._t)
+        self.add: AddFlow = self._t.add
 
     def report(self, all_: bool) -> list[Conversation]:
         """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
         return _conversations(self._t.report(all_))
-
-    def clear(self) -> None:
-        """Forget every entry and free its memory (``evicted`` stays)."""
-        self._t.clear()
 
 
 def new_conversation_table(cap: int) -> ConversationTable:

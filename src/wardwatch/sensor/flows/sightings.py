@@ -23,7 +23,6 @@ they first became dirty; a report gives them (or every entry, in LRU order) and 
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from typing import Protocol, cast
 
@@ -33,6 +32,7 @@ import numpy.typing as npt
 from wardwatch.model._build import builder
 from wardwatch.sensor.capture._common import native
 from wardwatch.sensor.capture.batch import PacketBatch
+from wardwatch.sensor.flows._tables import BoundedTable, CTable, CTableType, NativeTable, check_cap
 from wardwatch.sensor.flows.decode import V4_MAPPED, Decoded, format_ip, format_mac
 from wardwatch.sensor.flows.meter import _P1, _P2
 from wardwatch.store.ports import Sighting
@@ -43,18 +43,9 @@ Row = tuple[int, int, int, int, int, int, int, int]
 _new_sighting = builder(Sighting)  # the object Sighting(...) makes, without the frozen __setattr__
 
 
-class SightingTable(Protocol):
-    """What the engine uses of a sightings table (both implementations)."""
-
-    @property
-    def cap(self) -> int:
-        """The most entries held."""
-        ...
-
-    @property
-    def evicted(self) -> int:
-        """Entries evicted so far (they were returned by :meth:`update`)."""
-        ...
+class SightingTable(BoundedTable, Protocol):
+    """What the engine uses of a sightings table (both implementations); evicted entries are
+    returned by :meth:`update`."""
 
     def update(self, batch: PacketBatch, dec: Decoded, ok: npt.NDArray[np.bool_]) -> list[Sighting]:
         """Add one batch (``ok``: the packets that decoded); returns the entries evicted meanwhile,
@@ -65,17 +56,9 @@ class SightingTable(Protocol):
         """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
         ...
 
-    def clear(self) -> None:
-        """Forget every entry (``evicted`` stays)."""
-        ...
-
-    def __len__(self) -> int: ...
-
 
 def _check_cap(cap: int) -> int:
-    if cap < 1:
-        raise ValueError(f"a sightings table needs a cap of at least 1, not {cap}")
-    return cap
+    return check_cap(cap, "sightings")
 
 
 class PySightingTable:
@@ -179,11 +162,8 @@ class PySightingTable:
         )
 
 
-class _CTable(Protocol):
+class _CTable(CTable, Protocol):
     """``wardwatch.sensor._native.SightingTable`` (see ``_sightings.c``)."""
-
-    cap: int
-    evicted: int
 
     def update(
         self,
@@ -200,18 +180,10 @@ class _CTable(Protocol):
 
     def report(self, all_: bool, /) -> list[Row]: ...
 
-    def clear(self) -> None: ...
 
-    def __len__(self) -> int: ...
-
-
-class _CTableType(Protocol):
-    def __call__(self, cap: int, seed: int = 0) -> _CTable: ...
-
-
-def _native_type() -> _CTableType | None:
+def _native_type() -> CTableType[_CTable] | None:
     """The C table type, or None (no extension, ``WARDWATCH_PURE_PYTHON``, or an older build)."""
-    return cast("_CTableType | None", getattr(native(), "SightingTable", None))
+    return cast("CTableType[_CTable] | None", getattr(native(), "SightingTable", None))
 
 
 def _sightings(rows: list[Row]) -> list[Sighting]:
@@ -223,30 +195,15 @@ def _sightings(rows: list[Row]) -> list[Sighting]:
     ]
 
 
-class NativeSightingTable:
+class NativeSightingTable(NativeTable[_CTable]):
     """A :class:`SightingTable` whose work is done by the C extension (same behaviour as
     :class:`PySightingTable`); only the MAC and IP text is made in Python (cached there)."""
 
-    def __init__(self, cap: int, table_type: _CTableType | None = None) -> None:
+    def __init__(self, cap: int, table_type: CTableType[_CTable] | None = None) -> None:
         kind = table_type or _native_type()
         if kind is None:
             raise RuntimeError("the C extension wardwatch.sensor._native (SightingTable) is not available")
-        # A random hash seed: the layout (never the output) then differs per table, so spoofed
-        # addresses cannot be picked to collide.
-        self._t = kind(_check_cap(cap), int.from_bytes(os.urandom(8), "little"))
-
-    @property
-    def cap(self) -> int:
-        """The most entries held."""
-        return self._t.cap
-
-    @property
-    def evicted(self) -> int:
-        """Entries evicted so far."""
-        return self._t.evicted
-
-    def __len__(self) -> int:
-        return len(self._t)
+        super().__init__("sightings", cap, kind)
 
     def update(self, batch: PacketBatch, dec: Decoded, ok: npt.NDArray[np.bool_]) -> list[Sighting]:
         """Add one batch (see the module docstring); returns the evicted entries in eviction order."""
@@ -265,10 +222,6 @@ class NativeSightingTable:
     def report(self, all_: bool) -> list[Sighting]:
         """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
         return _sightings(self._t.report(all_))
-
-    def clear(self) -> None:
-        """Forget every entry and free its memory (``evicted`` stays)."""
-        self._t.clear()
 
 
 def new_sighting_table(cap: int) -> SightingTable:
