@@ -17,6 +17,7 @@ setup(
                 "src/wardwatch/sensor/_meter.c",
                 "src/wardwatch/sensor/_uid.c",
                 "src/wardwatch/sensor/_conversations.c",
+                "src/wardwatch/sensor/_flowtable.c",
             ],
             depends=["src/wardwatch/sensor/_native.h", "src/wardwatch/sensor/_lru.h"],
             optional=True,

@@ -123,7 +123,7 @@ static void lru_touch(Lru *l, uint32_t e) {
 }
 
 /* Mark dirty; an entry already dirty keeps its place (a dict key set again keeps its position). */
-static void mark_dirty(Lru *l, uint32_t e) {
+static inline void mark_dirty(Lru *l, uint32_t e) {
     Links *x = lru_at(l, e);
     if (x->dgen == l->gen) return;
     x->dgen = l->gen;
@@ -143,22 +143,27 @@ static void dirty_unlink(Lru *l, uint32_t e) {
     if (x->dnext != NIL) lru_at(l, x->dnext)->dprev = x->dprev; else l->dtail = x->dprev;
 }
 
-static void dirty_clear(Lru *l) {
+static inline void dirty_clear(Lru *l) {
     l->gen++; /* 64 bits: never wraps back to a generation an entry still holds */
     l->dhead = l->dtail = NIL;
     l->ndirty = 0;
 }
 
-/* Take the least recently updated entry out of the lists and the index onto the free list; the
- * caller has read it (and releases what it owns). The index must not be empty. */
-static uint32_t lru_evict(Lru *l) {
-    uint32_t v = l->head;
-    lru_unlink(l, v);
-    dirty_unlink(l, v);
-    slot_remove(l, v);
-    lru_at(l, v)->next = l->free_head;
-    l->free_head = v;
+/* Take entry `e` out of the lists and the index onto the free list; the caller has read it (and
+ * releases what it owns). */
+static void lru_remove(Lru *l, uint32_t e) {
+    lru_unlink(l, e);
+    dirty_unlink(l, e);
+    slot_remove(l, e);
+    lru_at(l, e)->next = l->free_head;
+    l->free_head = e;
     l->count--;
+}
+
+/* lru_remove of the least recently updated entry, which it returns. The index must not be empty. */
+static inline uint32_t lru_evict(Lru *l) {
+    uint32_t v = l->head;
+    lru_remove(l, v);
     return v;
 }
 

@@ -155,8 +155,8 @@ PyDoc_STRVAR(meter_segments_doc,
 
 enum { S_IN = 15, S_OUT = 7 };
 
-static PyObject *meter_segments(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
+/* meter_segments (columns true) or meter_view (false: pass 1 only, the segment count) */
+static PyObject *segments_impl(PyObject *const *args, Py_ssize_t nargs, int columns) {
     static const struct { int kind; Py_ssize_t size; const char *name; } spec[S_IN + S_OUT] = {
         {K_SIGNED, 8, "order"},      {K_SIGNED, 8, "idx"},          {K_UNSIGNED, 8, "c0"},
         {K_UNSIGNED, 8, "c1"},       {K_UNSIGNED, 8, "c2"},         {K_UNSIGNED, 8, "c3"},
@@ -168,7 +168,8 @@ static PyObject *meter_segments(PyObject *self, PyObject *const *args, Py_ssize_
         {K_SIGNED, 8, "cbl"},
     };
     if (nargs != 1 + S_IN + S_OUT) {
-        PyErr_Format(PyExc_TypeError, "meter_segments takes %d arguments, not %zd", 1 + S_IN + S_OUT, nargs);
+        PyErr_Format(PyExc_TypeError, "%s takes %d arguments, not %zd", columns ? "meter_segments" : "meter_view",
+                     1 + S_IN + S_OUT, nargs);
         return NULL;
     }
     Py_ssize_t m = PyLong_AsSsize_t(args[0]);
@@ -242,6 +243,10 @@ static PyObject *meter_segments(PyObject *self, PyObject *const *args, Py_ssize_
         nseg += cut;
     }
     Py_END_ALLOW_THREADS
+    if (!columns) {
+        result = PyLong_FromSsize_t(nseg);
+        goto release;
+    }
     /* pass 2: the segments, as columns: a list of key tuples and eleven lists of values. Python
      * zips them (zip reuses its result tuple, so no tuple per segment is made and freed) */
     segs = PyList_New(12);
@@ -317,7 +322,24 @@ release:
     return result;
 }
 
+static PyObject *meter_segments(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    return segments_impl(args, nargs, 1);
+}
+
+PyDoc_STRVAR(meter_view_doc,
+"meter_view(m, order, idx, c0, c1, c2, c3, c4, from_lo, transport, ts_ns, wirelen, tcp_flags,\n"
+"           src_mac, dst_mac, idle_lut, orig, ts_s, from_lo_s, bits, cnl, cb, cbl) -> int\n\n"
+"meter_segments without the segments: it fills the sorted view and the prefix sums and returns\n"
+"the number of segments (FlowTable.process walks them itself).");
+
+static PyObject *meter_view(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    return segments_impl(args, nargs, 0);
+}
+
 static PyMethodDef meter_methods[] = {
+    {"meter_view", (PyCFunction)(void (*)(void))meter_view, METH_FASTCALL, meter_view_doc},
     {"meter_keys", (PyCFunction)(void (*)(void))meter_keys, METH_FASTCALL, meter_keys_doc},
     {"meter_segments", (PyCFunction)(void (*)(void))meter_segments, METH_FASTCALL, meter_segments_doc},
     {NULL, NULL, 0, NULL},

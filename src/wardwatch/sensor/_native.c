@@ -757,7 +757,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         goto fail_dict;
     if (PyModule_AddObject(m, "CONSTANTS", c) < 0) goto fail_dict;
     if (wardwatch_sightings_init(m) < 0 || wardwatch_meter_init(m) < 0 || wardwatch_uid_init(m) < 0 ||
-        wardwatch_conversations_init(m) < 0)
+        wardwatch_conversations_init(m) < 0 || wardwatch_flowtable_init(m) < 0)
         goto fail;
     return m;
 fail_dict:

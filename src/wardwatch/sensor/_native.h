@@ -19,10 +19,17 @@ int get_array(PyObject *obj, Py_buffer *view, int kind, Py_ssize_t itemsize, Py_
 #define add_type wardwatch_add_type
 int add_type(PyObject *module, PyTypeObject *type, const char *name);
 
+/* A flow's uid (flow_uid of _uid.c) from ASCII texts: a new str, None (new reference) when a text
+ * does not fit, or NULL with an exception set. Defined in _uid.c. */
+PyObject *wardwatch_flow_uid_text(const char *prefix, Py_ssize_t plen, const char *lo, Py_ssize_t lolen,
+                                  long long lo_port, const char *hi, Py_ssize_t hilen, long long hi_port,
+                                  long long first_ns);
+
 /* Each other source file adds its functions and types to the module; -1 with an exception set. */
 int wardwatch_sightings_init(PyObject *module);
 int wardwatch_meter_init(PyObject *module);
 int wardwatch_uid_init(PyObject *module);
 int wardwatch_conversations_init(PyObject *module);
+int wardwatch_flowtable_init(PyObject *module);
 
 #endif

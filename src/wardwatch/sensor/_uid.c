@@ -479,9 +479,15 @@ static PyObject *flow_uid(PyObject *self, PyObject *const *args, Py_ssize_t narg
         if (overflow) Py_RETURN_NONE;
         if (v[i] == -1 && PyErr_Occurred()) return NULL;
     }
+    return wardwatch_flow_uid_text(prefix, plen, lo, lolen, v[0], hi, hilen, v[1], v[2]);
+}
+
+PyObject *wardwatch_flow_uid_text(const char *prefix, Py_ssize_t plen, const char *lo, Py_ssize_t lolen,
+                                  long long lo_port, const char *hi, Py_ssize_t hilen, long long hi_port,
+                                  long long first_ns) {
     char e1[ENDPOINT_CAP], e2[ENDPOINT_CAP], tail[32];
-    int n1 = endpoint_text(e1, lo, lolen, v[0]), n2 = endpoint_text(e2, hi, hilen, v[1]);
-    int nt = snprintf(tail, sizeof tail, "|%lld", v[2]);
+    int n1 = endpoint_text(e1, lo, lolen, lo_port), n2 = endpoint_text(e2, hi, hilen, hi_port);
+    int nt = snprintf(tail, sizeof tail, "|%lld", first_ns);
     if (n1 < 0 || n2 < 0 || nt < 0 || nt >= (int)sizeof tail) Py_RETURN_NONE;
     /* Python orders the texts by code point: for ASCII, byte order, and a prefix first */
     int c = memcmp(e1, e2, (size_t)(n1 < n2 ? n1 : n2));

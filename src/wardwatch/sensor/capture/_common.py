@@ -118,6 +118,11 @@ class NativeModule(Protocol):
 
     def meter_segments(self, m: int, /, *arrays: npt.NDArray[Any]) -> list[Any]: ...
 
+    def meter_view(self, m: int, /, *arrays: npt.NDArray[Any]) -> int: ...
+
+    FlowCore: type
+    FlowTable: Any  # the type (``_flowtable.c``); meter.py's NativeFlowMeter is its only user
+
     def content_uid(
         self, protocol: str, mac: str | None, ip: str | None, fields: dict[str, Any], /
     ) -> str | None: ...

@@ -79,8 +79,8 @@ from wardwatch.sensor.flows.meter import (
     B_SYNACK_HI,
     B_SYNACK_LO,
     BatchView,
-    FlowMeter,
     FlowState,
+    new_flow_meter,
     port_server,
 )
 from wardwatch.sensor.flows.sightings import new_sighting_table
@@ -442,7 +442,7 @@ class SensorEngine:
                 self._l2[et] = (*self._l2.get(et, ()), d)
         self._udp_port_cache: dict[tuple[int, int], tuple[Dissector, ...]] = {}
         self._tcp_port_cache: dict[int, tuple[Dissector, ...]] = {}
-        self.meter = FlowMeter(
+        self.meter = new_flow_meter(  # the table and segment loop in C when built (meter.py)
             idle_timeout_s=cfg.idle_timeout_s,
             active_timeout_s=cfg.active_timeout_s,
             max_flows=cfg.max_flows,

@@ -32,10 +32,11 @@ with a port in :data:`SERVICE_PORTS`, else unknown (None).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -122,9 +123,14 @@ def flow_uid(transport: Transport | str, vlan: int | None, first_ns: int, end1: 
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+def _uid_head(transport: Transport | str) -> str:
+    """The start of a flow uid's text up to the VLAN."""
+    return f"wardwatch-flow/1|{transport}|"
+
+
 def _uid_prefix(transport: Transport | str, vlan: int | None) -> str:
     """The start of a flow uid's text: everything before the endpoints."""
-    return f"wardwatch-flow/1|{transport}|{'' if vlan is None else vlan}|"
+    return f"{_uid_head(transport)}{'' if vlan is None else vlan}|"
 
 
 def endpoint(ip: str | None, port: int) -> str:
@@ -154,7 +160,109 @@ _UID_PREFIX: dict[int, str] = {}
 _new_flow = builder(Flow)  # a frozen dataclass's __init__ costs 3x as much (model/_build.py)
 
 
-class FlowState:
+UidC = Callable[[str, str, int, str, int, int], str | None]
+"""The C extension's ``flow_uid`` (the same uid as :func:`flow_uid`, computed in C)."""
+
+
+def _texts(
+    key: tuple[int, ...], first_ns: int, uid_c: UidC | None = None
+) -> tuple[str | None, str | None, str]:
+    """A new flow's ``(lo_ip, hi_ip, uid)`` from its key and first timestamp.
+
+    ``uid_c``: the C extension's ``flow_uid``, or None. The native flow table (``_flowtable.c``)
+    makes IPv4 flows' texts itself and calls this for the rest (L2, IPv6).
+    """
+    c0 = key[0]
+    tcode = (c0 >> 32) & 0xFF
+    vlan_id = ((c0 >> 40) & 0x1FFF) - 1
+    vlan = None if vlan_id < 0 else vlan_id
+    if tcode == T_L2:
+        l2_uid = flow_uid(Transport.L2, vlan, first_ns, str(format_mac(key[2])), f"ethertype#{key[1]:#x}")
+        return None, None, l2_uid
+    lo_ip = format_ip(key[1], key[2])
+    hi_ip = format_ip(key[3], key[4])
+    lo_port = (c0 >> 16) & 0xFFFF
+    hi_port = c0 & 0xFFFF
+    # flow_uid(transport, vlan, first_ns, endpoint(lo), endpoint(hi)), inlined: one flow each, a
+    # million on a scan (tests/unit/flows hold it to flow_uid and uid_of)
+    prefix = _UID_PREFIX.get(c0 >> 32)
+    if prefix is None:
+        if len(_UID_PREFIX) >= 4096:  # bounded: a capture could use every VLAN
+            _UID_PREFIX.clear()
+        prefix = _UID_PREFIX[c0 >> 32] = _uid_prefix(TRANSPORTS[tcode], vlan)
+    uid = None if uid_c is None else uid_c(prefix, lo_ip, lo_port, hi_ip, hi_port, first_ns)
+    if uid is None:  # no extension, or text it leaves to Python
+        e1 = f"{lo_ip}#{lo_port}"
+        e2 = f"{hi_ip}#{hi_port}"
+        if e2 < e1:
+            e1, e2 = e2, e1
+        uid = _blake2b(f"{prefix}{e1}|{e2}|{first_ns}".encode(), digest_size=8).hexdigest()
+    return lo_ip, hi_ip, uid
+
+
+class FlowMethods:
+    """What a flow can say of itself; shared by :class:`FlowState` and the C table's flows
+    (:class:`NativeFlowMeter`), which have the same fields."""
+
+    __slots__ = ()
+    a_is_lo: bool
+    a_mac: int
+    b_mac: int
+    by_hi: int
+    by_lo: int
+    ethertype: int
+    first_ns: int
+    hi_ip: str | None
+    hi_port: int
+    last_ns: int
+    lo_ip: str | None
+    lo_port: int
+    pk_hi: int
+    pk_lo: int
+    server: int
+    tcode: int
+    transport: Transport
+    uid: str
+    vlan: int | None
+
+    def server_side(self) -> int:
+        """0 (lo), 1 (hi) or -1: the handshake roles, else the port rule (TCP and UDP only)."""
+        if self.server >= 0:
+            return self.server
+        if self.tcode in (T_TCP, T_UDP):
+            return port_server(self.lo_port, self.hi_port)
+        return -1
+
+    def record(self, ended_by: str) -> Flow:
+        """This flow as a :class:`Flow` record, ``a`` being the first packet's sender."""
+        lo_side = (self.lo_ip, self.lo_port, self.pk_lo, self.by_lo)
+        hi_side = (self.hi_ip, self.hi_port, self.pk_hi, self.by_hi)
+        a, b = (lo_side, hi_side) if self.a_is_lo else (hi_side, lo_side)
+        side = self.server_side()
+        server = None if side < 0 else ("a" if (side == 0) == self.a_is_lo else "b")
+        return _new_flow(
+            uid=self.uid,
+            transport=self.transport,
+            a_mac=format_mac(self.a_mac),
+            a_ip=a[0],
+            a_port=a[1],
+            b_mac=format_mac(self.b_mac),
+            b_ip=b[0],
+            b_port=b[1],
+            vlan=self.vlan,
+            first_ns=self.first_ns,
+            last_ns=self.last_ns,
+            packets_ab=a[2],
+            packets_ba=b[2],
+            bytes_ab=a[3],
+            bytes_ba=b[3],
+            server=server,
+            ended_by=ended_by,
+            ethertype=self.ethertype,
+        )
+
+
+class FlowState(FlowMethods):
     """A live flow. Counters are per canonical direction (lo -> hi, hi -> lo)."""
 
     __slots__ = (
@@ -196,7 +304,7 @@ class FlowState:
         a_is_lo: bool,
         a_mac: int,
         b_mac: int,
-        uid_c: Callable[[str, str, int, str, int, int], str | None] | None = None,
+        uid_c: UidC | None = None,
     ):
         """``uid_c``: the C extension's ``flow_uid`` (the same uid, computed in C), or None."""
         c0 = key[0]
@@ -206,7 +314,7 @@ class FlowState:
         self.transport = TRANSPORTS[tcode]
         self.cls = 0 if tcode == T_TCP else (1 if tcode == T_UDP else 2)  # _idle_class, inlined
         vlan = ((c0 >> 40) & 0x1FFF) - 1
-        self.vlan: int | None = None if vlan < 0 else vlan
+        self.vlan = None if vlan < 0 else vlan
         self.first_ns = first_ns
         self.last_ns = first_ns
         self.a_is_lo = a_is_lo
@@ -219,71 +327,14 @@ class FlowState:
         self.close_ns = -1
         self.touch = 0
         self.ext: Any = None  # per-flow state of the engine (streams, probe results)
-        if self.tcode == T_L2:
+        if tcode == T_L2:
             self.ethertype = key[1]
-            self.lo_ip: str | None = None
-            self.hi_ip: str | None = None
             self.lo_port = self.hi_port = 0
-            self.uid = flow_uid(
-                Transport.L2, self.vlan, first_ns, str(format_mac(key[2])), f"ethertype#{key[1]:#x}"
-            )
         else:
             self.ethertype = 0
-            self.lo_ip = lo_ip = format_ip(key[1], key[2])
-            self.hi_ip = hi_ip = format_ip(key[3], key[4])
-            self.lo_port = lo_port = (c0 >> 16) & 0xFFFF
-            self.hi_port = hi_port = c0 & 0xFFFF
-            # flow_uid(transport, vlan, first_ns, endpoint(lo), endpoint(hi)), inlined: one flow
-            # each, a million on a scan (tests/unit/flows hold it to flow_uid and uid_of)
-            prefix = _UID_PREFIX.get(c0 >> 32)
-            if prefix is None:
-                if len(_UID_PREFIX) >= 4096:  # bounded: a capture could use every VLAN
-                    _UID_PREFIX.clear()
-                prefix = _UID_PREFIX[c0 >> 32] = _uid_prefix(self.transport, self.vlan)
-            uid = None if uid_c is None else uid_c(prefix, lo_ip, lo_port, hi_ip, hi_port, first_ns)
-            if uid is None:  # no extension, or text it leaves to Python
-                e1 = f"{lo_ip}#{lo_port}"
-                e2 = f"{hi_ip}#{hi_port}"
-                if e2 < e1:
-                    e1, e2 = e2, e1
-                uid = _blake2b(f"{prefix}{e1}|{e2}|{first_ns}".encode(), digest_size=8).hexdigest()
-            self.uid = uid
-
-    def server_side(self) -> int:
-        """0 (lo), 1 (hi) or -1: the handshake roles, else the port rule (TCP and UDP only)."""
-        if self.server >= 0:
-            return self.server
-        if self.tcode in (T_TCP, T_UDP):
-            return port_server(self.lo_port, self.hi_port)
-        return -1
-
-    def record(self, ended_by: str) -> Flow:
-        """This flow as a :class:`Flow` record, ``a`` being the first packet's sender."""
-        lo_side = (self.lo_ip, self.lo_port, self.pk_lo, self.by_lo)
-        hi_side = (self.hi_ip, self.hi_port, self.pk_hi, self.by_hi)
-        a, b = (lo_side, hi_side) if self.a_is_lo else (hi_side, lo_side)
-        side = self.server_side()
-        server = None if side < 0 else ("a" if (side == 0) == self.a_is_lo else "b")
-        return _new_flow(
-            uid=self.uid,
-            transport=self.transport,
-            a_mac=format_mac(self.a_mac),
-            a_ip=a[0],
-            a_port=a[1],
-            b_mac=format_mac(self.b_mac),
-            b_ip=b[0],
-            b_port=b[1],
-            vlan=self.vlan,
-            first_ns=self.first_ns,
-            last_ns=self.last_ns,
-            packets_ab=a[2],
-            packets_ba=b[2],
-            bytes_ab=a[3],
-            bytes_ba=b[3],
-            server=server,
-            ended_by=ended_by,
-            ethertype=self.ethertype,
-        )
+            self.lo_port = (c0 >> 16) & 0xFFFF
+            self.hi_port = c0 & 0xFFFF
+        self.lo_ip, self.hi_ip, self.uid = _texts(key, first_ns, uid_c)
 
 
 _IDX_BITS = 24
@@ -414,6 +465,7 @@ class FlowMeter:
         self._bits: npt.NDArray[np.int64] = empty
         self._from_lo: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._cums: tuple[npt.NDArray[np.int64], ...] = (empty, empty, empty)
+        self._keys_sorted: list[npt.NDArray[np.uint64]] = []
         self._ts_l: memoryview | None = None
         self._touched: list[FlowState] = []
         self._bits_l: memoryview = memoryview(b"")
@@ -588,6 +640,7 @@ class FlowMeter:
         seg_bytes = (cb[ends] - cb[starts]).tolist()
         seg_bytes_lo = (cbl[ends] - cbl[starts]).tolist()
         self._cums = (cnl, cb, cbl)
+        self._keys_sorted = cols
         segs = zip(
             map(tuple, keys),
             starts.tolist(),
@@ -821,6 +874,143 @@ class FlowMeter:
             for f in list(table.values()):
                 self._end(f, "tcp-close" if f.close_ns >= 0 else "end-of-capture")
         self._closing.clear()
+
+
+class NativeFlowMeter(FlowMeter):
+    """:class:`FlowMeter` with its table and per-segment loop in C (``FlowTable`` of the
+    extension, ``_flowtable.c``): the same hooks called in the same order with the same
+    arguments, the same counters and records; flows are C objects with FlowState's fields.
+
+    The per-batch set-up is ``meter_keys`` and ``meter_view`` (``_meter.c``); the hooks get the
+    same sorted view (``view``, ``_lists``) as with the Python loop.
+    """
+
+    def __init__(self, nat: NativeModule, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._nat = nat
+        codes = range(len(TRANSPORTS))
+        self._core = nat.FlowTable(
+            self._idle,
+            self._active,
+            self._grace,
+            self.max_flows,
+            _native_flow_type(nat),
+            tuple(TRANSPORTS[c] for c in codes),
+            tuple(_uid_head(TRANSPORTS[c]) for c in codes),
+            _texts,
+            int.from_bytes(os.urandom(8), "little"),  # the layout, never the output, varies
+        )
+
+    def __len__(self) -> int:
+        return len(self._core)
+
+    def flows(self) -> list[FlowState]:
+        """The live flows (for tests and introspection)."""
+        return cast("list[FlowState]", self._core.flows())
+
+    def process(self, dec: Decoded, batch: PacketBatch) -> BatchView:
+        """Meter every decoded-ok packet of ``batch``; returns the sorted view hooks saw."""
+        if len(batch) < 1 << _IDX_BITS:
+            view, order, keys = self._view_native(dec, batch)
+        else:
+            view, _ = self._prologue_numpy(dec, batch)
+            keys = self._keys_sorted
+            order = np.arange(view.order.shape[0], dtype=np.int64)
+        self.view = view
+        if view.order.shape[0] == 0:
+            return view
+        self.on_view(view)
+        # what ``_lists`` serves the hooks
+        self._orig, self._smac, self._dmac = view.order, dec.src_mac, dec.dst_mac
+        self._ts_l = None
+        self._ts_s, self._bits, self._from_lo = view.ts, view.bits, view.from_lo
+        try:
+            self._core.process(
+                order, *keys, view.ts, view.from_lo, view.bits, *self._cums, view.order, dec.src_mac,
+                dec.dst_mac, self._idle_lut, self.on_update, self.on_end,
+            )  # fmt: skip
+        finally:  # a hook's exception leaves the counters true too
+            self._sync()
+        return view
+
+    def _view_native(
+        self, dec: Decoded, batch: PacketBatch
+    ) -> tuple[BatchView, npt.NDArray[np.int64], list[npt.NDArray[np.uint64]]]:
+        """``_prologue_native`` without the segments: the view, the sort order, the key columns."""
+        nat = self._nat
+        n = len(batch)
+        u64, i64 = np.uint64, np.int64
+        idx = np.empty(n, dtype=i64)
+        cols = [np.empty(n, dtype=u64) for _ in range(5)]
+        from_lo = np.empty(n, dtype=bool)
+        keyed = np.empty(n, dtype=u64)
+        m = nat.meter_keys(
+            dec.error, dec.transport, dec.ip_proto, dec.vlan, dec.src_hi, dec.src_lo, dec.dst_hi,
+            dec.dst_lo, dec.src_port, dec.dst_port, dec.ethertype, dec.src_mac,
+            idx, *cols, from_lo, keyed,
+        )  # fmt: skip
+        order = np.argsort(keyed[:m]).astype(i64, copy=False)
+        orig = np.empty(m, dtype=i64)
+        ts_s = np.empty(m, dtype=i64)
+        from_lo_s = np.empty(m, dtype=bool)
+        bits = np.empty(m, dtype=i64)
+        cums = (np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64))
+        nat.meter_view(
+            m, order, idx, *cols, from_lo, dec.transport, batch.ts_ns, batch.wirelen, dec.tcp_flags,
+            dec.src_mac, dec.dst_mac, self._idle_lut, orig, ts_s, from_lo_s, bits, *cums,
+        )  # fmt: skip
+        self._cums = cums
+        return BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits), order, cols
+
+    def expire(self, now_ns: int) -> None:
+        """End flows idle for longer than their timeout at ``now_ns``, and closed flows past grace."""
+        try:
+            self._core.expire(now_ns, self.on_end)
+        finally:
+            self._sync()
+
+    def flush(self) -> None:
+        """End every live flow (end of capture); closed TCP flows keep ``tcp-close``."""
+        try:
+            self._core.flush(self.on_end)
+        finally:
+            self._sync()
+
+    def _sync(self) -> None:
+        st = self.stats
+        (
+            st.flows_created,
+            st.flows_expired_idle,
+            st.flows_expired_active,
+            st.flows_closed,
+            st.flows_evicted,
+            st.flows_end_of_capture,
+        ) = self._core.stats()
+
+
+_FLOW_TYPES: dict[int, type[FlowState]] = {}
+
+
+def _native_flow_type(nat: NativeModule) -> type[FlowState]:
+    """The class of the C table's flows: its FlowCore with the methods of :class:`FlowMethods`
+    (made once per extension module)."""
+    kind = _FLOW_TYPES.get(id(nat))
+    if kind is None:
+        kind = _FLOW_TYPES[id(nat)] = cast(
+            "type[FlowState]",
+            type("NativeFlowState", (nat.FlowCore, FlowMethods), {"__slots__": (), "__module__": __name__}),
+        )
+    return kind
+
+
+def new_flow_meter(**kwargs: Any) -> FlowMeter:
+    """A :class:`NativeFlowMeter` where the C extension is built (and not switched off by
+    ``WARDWATCH_PURE_PYTHON``), else the Python :class:`FlowMeter`; the arguments are
+    FlowMeter's."""
+    nat = native()
+    if nat is not None and hasattr(nat, "FlowTable"):
+        return NativeFlowMeter(nat, **kwargs)
+    return FlowMeter(**kwargs)
 
 
 def _roles(f: FlowState, sb: int) -> None:
