@@ -157,6 +157,8 @@ static int mac_arg(PyObject *o, uint64_t *out, const char *name) {
     return 0;
 }
 
+static PyObject *add_flow(Table *t, const Conv *kp, long long packets, long long bytes);
+
 PyDoc_STRVAR(add_doc,
 "add(client_ip, client_mac, server_ip, server_mac, tcode, port, first_ns, last_ns, packets, bytes)\n"
 "    -> tuple | None\n\n"
@@ -178,6 +180,13 @@ static PyObject *table_add(Table *t, PyObject *const *args, Py_ssize_t nargs) {
         return NULL;
     k.cip = args[0];
     k.sip = args[2];
+    return add_flow(t, &k, packets, bytes);
+}
+
+/* Add one ended flow with key `k` (its first and last set); the evicted row or None (new
+ * references), NULL with an exception. */
+static PyObject *add_flow(Table *t, const Conv *kp, long long packets, long long bytes) {
+    Conv k = *kp;
     Lru *l = &t->l;
     uint64_t h = key_hash(t->seed, &k);
     uint32_t e = find(t, h, &k);
@@ -290,5 +299,14 @@ static PyTypeObject TableType = {
     .tp_members = table_members,
     .tp_new = table_new,
 };
+
+int wardwatch_is_conversation_table(PyObject *o) { return PyObject_TypeCheck(o, &TableType); }
+
+PyObject *wardwatch_conversation_add(PyObject *table, PyObject *client_ip, uint64_t client_mac, PyObject *server_ip,
+                                     uint64_t server_mac, long long tcode, long long port, long long first_ns,
+                                     long long last_ns, long long packets, long long bytes) {
+    Conv k = {client_ip, server_ip, client_mac, server_mac, tcode, port, first_ns, last_ns, 0, 0, 0};
+    return add_flow((Table *)table, &k, packets, bytes);
+}
 
 int wardwatch_conversations_init(PyObject *module) { return add_type(module, &TableType, "ConversationTable"); }

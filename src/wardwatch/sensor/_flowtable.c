@@ -186,6 +186,9 @@ typedef struct {
     char heads[N_TRANSPORTS][HEAD_CAP];
     int head_len[N_TRANSPORTS];
     PyObject *texts;
+    PyObject *convs;   /* a ConversationTable the ended flows go to, or NULL */
+    PyObject *evicted; /* list: the rows it evicted since the last take_evicted() */
+    uint8_t service[65536 / 8]; /* SERVICE_PORTS as a bitmap (meter.py: port_server) */
     PyObject *reasons[N_REASONS];
     Closing *cl; /* a ring */
     size_t cl_head, cl_len, cl_cap;
@@ -241,11 +244,51 @@ static PyObject *call2(PyObject *fn, PyObject *a, PyObject *b) {
     return PyObject_Vectorcall(fn, args, 2, NULL);
 }
 
-/* Take `f` out of its table and call on_end(f, reason); the table's reference goes. */
+static inline int is_service(const Table *t, int port) { return (t->service[port >> 3] >> (port & 7)) & 1; }
+
+/* meter.py: port_server (and FlowState.server_side when the handshake fixed nothing). */
+static int port_server(const Table *t, int lo, int hi) {
+    int lo_wk = 0 < lo && lo < 1024, hi_wk = 0 < hi && hi < 1024;
+    if (lo_wk && hi_wk) return lo == hi ? -1 : lo < hi ? 0 : 1;
+    if (lo_wk != hi_wk) return lo_wk ? 0 : 1;
+    int lo_sv = is_service(t, lo), hi_sv = is_service(t, hi);
+    if (lo_sv != hi_sv) return lo_sv ? 0 : 1;
+    return -1;
+}
+
+static inline int text_or_none(PyObject *o) { return o == Py_None || PyUnicode_CheckExact(o); }
+
+/* An ended flow into its conversation (engine.py: SensorEngine._conversation, the reference):
+ * the server is the known side, else the side that did not send the first packet. */
+static int add_conversation(Table *t, const Flow *f) {
+    int side = f->server >= 0 ? f->server : (f->tcode == T_TCP || f->tcode == T_UDP) ? port_server(t, f->lo_port, f->hi_port) : -1;
+    uint64_t lo_mac = f->a_is_lo ? f->a_mac : f->b_mac, hi_mac = f->a_is_lo ? f->b_mac : f->a_mac;
+    int server_lo = side >= 0 ? side == 0 : !f->a_is_lo;
+    if (!text_or_none(f->lo_ip) || !text_or_none(f->hi_ip)) {
+        PyErr_SetString(PyExc_TypeError, "FlowTable: a flow's IP texts must be str or None");
+        return -1;
+    }
+    long long port = f->tcode == T_L2 ? (long long)f->ethertype : server_lo ? f->lo_port : f->hi_port;
+    PyObject *row = server_lo ? wardwatch_conversation_add(t->convs, f->hi_ip, hi_mac, f->lo_ip, lo_mac, f->tcode, port,
+                                                           f->first_ns, f->last_ns, f->pk_lo + f->pk_hi, f->by_lo + f->by_hi)
+                              : wardwatch_conversation_add(t->convs, f->lo_ip, lo_mac, f->hi_ip, hi_mac, f->tcode, port,
+                                                           f->first_ns, f->last_ns, f->pk_lo + f->pk_hi, f->by_lo + f->by_hi);
+    if (row == NULL) return -1;
+    int r = row == Py_None ? 0 : PyList_Append(t->evicted, row);
+    Py_DECREF(row);
+    return r;
+}
+
+/* Take `f` out of its table, add it to its conversation (when the table feeds one) and call
+ * on_end(f, reason); the table's reference goes. */
 static int end_flow(Table *t, Flow *f, int reason, PyObject *on_end) {
     lru_remove(&t->lru[f->cls], f->entry);
     f->entry = NIL;
     t->count[reason]++;
+    if (t->convs != NULL && add_conversation(t, f) < 0) {
+        Py_DECREF(f);
+        return -1;
+    }
     PyObject *r = call2(on_end, (PyObject *)f, t->reasons[reason]);
     Py_DECREF(f);
     if (r == NULL) return -1;
@@ -778,6 +821,37 @@ static PyObject *table_flush(Table *t, PyObject *on_end) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(set_conversations_doc,
+"set_conversations(table) -> None\n\n"
+"From now on every ended flow is added to `table` (a ConversationTable) before on_end is called,\n"
+"as SensorEngine._conversation adds it; the rows it evicts are kept for take_evicted().");
+
+static PyObject *table_set_conversations(Table *t, PyObject *convs) {
+    if (!wardwatch_is_conversation_table(convs)) {
+        PyErr_SetString(PyExc_TypeError, "FlowTable.set_conversations: a ConversationTable is needed");
+        return NULL;
+    }
+    if (t->evicted == NULL && (t->evicted = PyList_New(0)) == NULL) return NULL;
+    Py_XSETREF(t->convs, Py_NewRef(convs));
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(take_evicted_doc,
+"take_evicted() -> list\n\n"
+"The conversation rows evicted by the ended flows since the last call, in order (as\n"
+"ConversationTable.add returned them).");
+
+static PyObject *table_take_evicted(Table *t, PyObject *unused) {
+    (void)unused;
+    PyObject *out = t->evicted ? t->evicted : PyList_New(0);
+    if (out == NULL) return NULL;
+    if (t->evicted != NULL && (t->evicted = PyList_New(0)) == NULL) {
+        t->evicted = out; /* nothing lost */
+        return NULL;
+    }
+    return out;
+}
+
 PyDoc_STRVAR(flows_doc, "flows() -> list\n\nThe live flows: TCP, UDP, then the others, each least recently renewed first.");
 
 static PyObject *table_flows(Table *t, PyObject *unused) {
@@ -824,6 +898,7 @@ static int table_traverse(Table *t, visitproc visit, void *arg) {
             Py_VISIT(entry_at(&t->lru[c], e)->flow);
     for (size_t i = 0; i < t->nt; i++) Py_VISIT(t->touched[i]);
     Py_VISIT(t->texts);
+    Py_VISIT(t->evicted);
     Py_VISIT(t->flow_type);
     for (int q = 0; q < N_TRANSPORTS; q++) Py_VISIT(t->transports[q]);
     return 0;
@@ -832,6 +907,8 @@ static int table_traverse(Table *t, visitproc visit, void *arg) {
 static int table_clear(Table *t) {
     release_flows(t);
     Py_CLEAR(t->texts);
+    Py_CLEAR(t->convs);
+    Py_CLEAR(t->evicted);
     for (int q = 0; q < N_TRANSPORTS; q++) Py_CLEAR(t->transports[q]);
     return 0;
 }
@@ -849,12 +926,13 @@ static void table_dealloc(Table *t) {
 
 static PyObject *table_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"idle", "active", "grace", "max_flows", "flow_type", "transports", "heads", "texts",
-                             "seed", NULL};
+                             "service_ports", "seed", NULL};
     long long idle[NCLS], active, grace, max_flows;
-    PyObject *flow_type, *transports, *heads, *texts;
+    PyObject *flow_type, *transports, *heads, *texts, *service_ports;
     unsigned long long seed = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(LLL)LLLOOOO|K:FlowTable", kwlist, &idle[0], &idle[1], &idle[2],
-                                     &active, &grace, &max_flows, &flow_type, &transports, &heads, &texts, &seed))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "(LLL)LLLOOOOO|K:FlowTable", kwlist, &idle[0], &idle[1], &idle[2],
+                                     &active, &grace, &max_flows, &flow_type, &transports, &heads, &texts,
+                                     &service_ports, &seed))
         return NULL;
     if (max_flows < 1) {
         PyErr_SetString(PyExc_ValueError, "FlowTable: max_flows must be at least 1");
@@ -899,6 +977,26 @@ static PyObject *table_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         memcpy(t->heads[q], s, (size_t)n);
         t->head_len[q] = (int)n;
     }
+    PyObject *it = PyObject_GetIter(service_ports), *p;
+    if (it == NULL) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    while ((p = PyIter_Next(it)) != NULL) {
+        long v = PyLong_Check(p) ? PyLong_AsLong(p) : -1;
+        Py_DECREF(p);
+        if (v < 0 || v > 65535) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "FlowTable: service_ports must be ports (0..65535)");
+            break;
+        }
+        t->service[v >> 3] |= (uint8_t)(1u << (v & 7));
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        Py_DECREF(t);
+        return NULL;
+    }
     for (int q = 0; q < N_REASONS; q++) {
         t->reasons[q] = PyUnicode_InternFromString(REASONS[q]);
         if (t->reasons[q] == NULL) {
@@ -916,6 +1014,8 @@ static PyMethodDef table_methods[] = {
     {"expire", (PyCFunction)(void (*)(void))table_expire, METH_FASTCALL, expire_doc},
     {"flush", (PyCFunction)table_flush, METH_O, flush_doc},
     {"flows", (PyCFunction)table_flows, METH_NOARGS, flows_doc},
+    {"set_conversations", (PyCFunction)table_set_conversations, METH_O, set_conversations_doc},
+    {"take_evicted", (PyCFunction)table_take_evicted, METH_NOARGS, take_evicted_doc},
     {"stats", (PyCFunction)table_stats, METH_NOARGS, stats_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -930,12 +1030,14 @@ static PySequenceMethods table_as_sequence = {
 };
 
 PyDoc_STRVAR(table_doc,
-"FlowTable(idle, active, grace, max_flows, flow_type, transports, heads, texts, seed=0)\n\n"
+"FlowTable(idle, active, grace, max_flows, flow_type, transports, heads, texts, service_ports, seed=0)\n\n"
 "The live flows of a FlowMeter and its per-segment loop: the C twin of the Python FlowMeter's.\n"
 "idle: the (TCP, UDP, other) idle timeouts, active and grace in ns; flow_type: the FlowCore\n"
 "subclass of the flows made; transports: the model's Transport per transport code; heads: the\n"
 "start of a flow uid's text per transport code (before the VLAN); texts(key, first_ns) ->\n"
-"(lo_ip, hi_ip, uid) for the flows not made here (L2, IPv6). seed varies the hash, not the output.");
+"(lo_ip, hi_ip, uid) for the flows not made here (L2, IPv6); service_ports: meter.py's\n"
+"SERVICE_PORTS (the server side of a conversation without a handshake). seed varies the hash,\n"
+"not the output.");
 
 static PyTypeObject TableType = {
     PyVarObject_HEAD_INIT(NULL, 0)

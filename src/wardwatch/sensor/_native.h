@@ -5,6 +5,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdint.h>
+
 /* Element kinds a buffer may be asked for. */
 enum { K_BYTES, K_SIGNED, K_UNSIGNED, K_BOOL };
 
@@ -24,6 +26,14 @@ int add_type(PyObject *module, PyTypeObject *type, const char *name);
 PyObject *wardwatch_flow_uid_text(const char *prefix, Py_ssize_t plen, const char *lo, Py_ssize_t lolen,
                                   long long lo_port, const char *hi, Py_ssize_t hilen, long long hi_port,
                                   long long first_ns);
+
+/* ConversationTable (_conversations.c) for the flow table: whether `o` is one, and its add with
+ * the key's parts (the IPs exact str or None, checked by the caller): the evicted row or None
+ * (new references), NULL with an exception. */
+int wardwatch_is_conversation_table(PyObject *o);
+PyObject *wardwatch_conversation_add(PyObject *table, PyObject *client_ip, uint64_t client_mac, PyObject *server_ip,
+                                     uint64_t server_mac, long long tcode, long long port, long long first_ns,
+                                     long long last_ns, long long packets, long long bytes);
 
 /* Each other source file adds its functions and types to the module; -1 with an exception set. */
 int wardwatch_sightings_init(PyObject *module);

@@ -28,6 +28,11 @@ from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.capture.reader import read_packets
 from wardwatch.sensor.flows import engine as engine_mod
 from wardwatch.sensor.flows import meter as meter_mod
+from wardwatch.sensor.flows.conversations import (
+    NativeConversationTable,
+    PyConversationTable,
+    conversation_args,
+)
 from wardwatch.sensor.flows.decode import Decoded
 from wardwatch.sensor.flows.engine import SensorConfig, SensorEngine
 from wardwatch.sensor.flows.meter import FlowMeter, FlowState, NativeFlowMeter, new_flow_meter
@@ -46,10 +51,14 @@ def _state(f: FlowState) -> tuple[Any, ...]:
 
 
 class _Recorder:
-    """Hooks that write down every call and the flow as the hook sees it."""
+    """Hooks that write down every call and the flow as the hook sees it. With ``convs`` fed from
+    Python, ``on_end`` adds each ended flow to it as the engine's Python path does."""
 
-    def __init__(self) -> None:
+    def __init__(self, convs: NativeConversationTable | None = None, feed: bool = False) -> None:
         self.events: list[tuple[Any, ...]] = []
+        self.convs = convs
+        self.feed = feed
+        self.evicted: list[Any] = []
 
     def on_update(self, f: FlowState, s: int, e: int) -> None:
         self.events.append(("update", s, e, _state(f), f.ext))
@@ -57,6 +66,14 @@ class _Recorder:
 
     def on_end(self, f: FlowState, reason: str) -> None:
         self.events.append(("end", reason, _state(f), f.record(reason)))
+        if self.feed and self.convs is not None:
+            row = self.convs.add(*conversation_args(f))
+            if row is not None:
+                self.evicted.append(row)
+
+    def take_evicted(self, meter: FlowMeter) -> list[Any]:
+        rows, self.evicted = [*self.evicted, *meter.evicted_conversations()], []
+        return rows
 
 
 def _need_native(decode_path: str) -> Any:
@@ -76,8 +93,11 @@ def _run(meter: FlowMeter, rec: _Recorder, feed: list[tuple[Decoded, PacketBatch
         if len(batch):
             meter.expire(int(batch.ts_ns.max()))
         seen.append(("after", len(meter), [_state(f) for f in meter.flows()], _stats(meter)))
+        seen.append(("evicted", rec.take_evicted(meter)))
     meter.flush()
-    seen.append(("flushed", len(meter), _stats(meter)))
+    seen.append(("flushed", len(meter), _stats(meter), rec.take_evicted(meter)))
+    if rec.convs is not None:
+        seen.append(("conversations", rec.convs.report(True), rec.convs.evicted))
     return [*rec.events, *seen]
 
 
@@ -93,11 +113,20 @@ def _stats(meter: FlowMeter) -> tuple[int, ...]:
     )
 
 
-def _pair(nat: Any, **kw: Any) -> tuple[tuple[FlowMeter, _Recorder], tuple[FlowMeter, _Recorder]]:
+def _pair(
+    nat: Any, conv_cap: int = 0, **kw: Any
+) -> tuple[tuple[FlowMeter, _Recorder], tuple[FlowMeter, _Recorder]]:
+    """The Python meter and the C one with recording hooks. With ``conv_cap``, each has a C
+    conversations table of that cap: the Python meter's hooks feed theirs (conversation_args,
+    the engine's Python path), the C meter feeds its own (``feed_conversations``)."""
     out = []
-    for make in (lambda **k: FlowMeter(**k), lambda **k: NativeFlowMeter(nat, **k)):
-        rec = _Recorder()
-        out.append((make(on_update=rec.on_update, on_end=rec.on_end, **kw), rec))
+    for native in (False, True):
+        rec = _Recorder(NativeConversationTable(conv_cap) if conv_cap else None, feed=not native)
+        meter = NativeFlowMeter(nat, **kw) if native else FlowMeter(**kw)
+        meter.on_update, meter.on_end = rec.on_update, rec.on_end
+        if native and rec.convs is not None:
+            assert meter.feed_conversations(rec.convs)
+        out.append((meter, rec))
     return out[0], out[1]
 
 
@@ -128,6 +157,7 @@ _TIMEOUTS = st.sampled_from(
     _TIMEOUTS,
     st.sampled_from([1, 2, 3, 5, 500_000]),
     st.sampled_from([24, 3]),
+    st.sampled_from([0, 1, 3, 1000]),
 )
 def test_native_meter_equals_python(
     decode_path: str,
@@ -135,6 +165,7 @@ def test_native_meter_equals_python(
     timeouts: dict[str, float],
     cap: int,
     idx_bits: int,
+    conv_cap: int,
 ) -> None:
     nat = _need_native(decode_path)
     # idx_bits 3: batches of 8 packets or more take the NumPy set-up (the path of batches of
@@ -142,7 +173,7 @@ def test_native_meter_equals_python(
     old = meter_mod._IDX_BITS
     meter_mod._IDX_BITS = idx_bits
     try:
-        (py, py_rec), (c, c_rec) = _pair(nat, max_flows=cap, **timeouts)
+        (py, py_rec), (c, c_rec) = _pair(nat, conv_cap, max_flows=cap, **timeouts)
         want = _run(py, py_rec, feed)
         got = _run(c, c_rec, feed)
     finally:
@@ -204,6 +235,7 @@ def tcp_batches(draw: st.DrawFn) -> tuple[Decoded, PacketBatch]:
     st.sampled_from([0.0, 2e-9, 5e-9]),
     st.sampled_from([8e-9, 30e-9]),
     st.sampled_from([1, 2, 500_000]),
+    st.sampled_from([0, 2, 1000]),
 )
 def test_native_meter_equals_python_on_tcp_edges(
     decode_path: str,
@@ -212,11 +244,12 @@ def test_native_meter_equals_python_on_tcp_edges(
     grace: float,
     idle: float,
     cap: int,
+    conv_cap: int,
 ) -> None:
     nat = _need_native(decode_path)
     # batches restart near the same time: later batches go back in time, as merged captures can
     kw: dict[str, Any] = {"max_flows": cap, "idle_timeout_s": idle, "active_timeout_s": active}
-    (py, py_rec), (c, c_rec) = _pair(nat, tcp_close_grace_s=grace, **kw)
+    (py, py_rec), (c, c_rec) = _pair(nat, conv_cap, tcp_close_grace_s=grace, **kw)
     want = _run(py, py_rec, feed)
     got = _run(c, c_rec, feed)
     for k, (g, w) in enumerate(zip(got, want, strict=True)):
@@ -318,11 +351,17 @@ def test_bad_arguments_are_refused(decode_path: str) -> None:
     nat = _need_native(decode_path)
     kind = meter_mod._native_flow_type(nat)
     heads = ("h",) * 6
+    ports = frozenset({2575})
     with pytest.raises(TypeError, match="subclass of FlowCore"):
-        nat.FlowTable((1, 1, 1), 1, 1, 10, FlowState, (None,) * 6, heads, meter_mod._texts)
+        nat.FlowTable((1, 1, 1), 1, 1, 10, FlowState, (None,) * 6, heads, meter_mod._texts, ports)
     with pytest.raises(ValueError, match="max_flows"):
-        nat.FlowTable((1, 1, 1), 1, 1, 0, kind, (None,) * 6, heads, meter_mod._texts)
-    table = nat.FlowTable((1, 1, 1), 1, 1, 10, kind, (None,) * 6, heads, meter_mod._texts)
+        nat.FlowTable((1, 1, 1), 1, 1, 0, kind, (None,) * 6, heads, meter_mod._texts, ports)
+    with pytest.raises(ValueError, match="service_ports"):
+        nat.FlowTable((1, 1, 1), 1, 1, 10, kind, (None,) * 6, heads, meter_mod._texts, [70000])
+    table = nat.FlowTable((1, 1, 1), 1, 1, 10, kind, (None,) * 6, heads, meter_mod._texts, ports)
+    with pytest.raises(TypeError, match="ConversationTable is needed"):
+        table.set_conversations(PyConversationTable(5))
+    assert table.take_evicted() == []
     i64, u64 = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.uint64)
     arrays = [
         np.array([0, 5], dtype=np.int64), u64, u64, u64, u64, u64, i64, np.zeros(2, dtype=bool), i64,

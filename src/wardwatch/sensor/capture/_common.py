@@ -121,6 +121,7 @@ class NativeModule(Protocol):
     def meter_view(self, m: int, /, *arrays: npt.NDArray[Any]) -> int: ...
 
     FlowCore: type
+    ConversationTable: type
     FlowTable: Any  # the type (``_flowtable.c``); meter.py's NativeFlowMeter is its only user
 
     def content_uid(

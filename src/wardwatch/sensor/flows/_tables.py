@@ -68,6 +68,11 @@ class NativeTable(Generic[T]):
         self._t: T = kind(check_cap(cap, what), int.from_bytes(os.urandom(8), "little"))
 
     @property
+    def c_table(self) -> T:
+        """The C table itself (the C flow table feeds the conversations table directly)."""
+        return self._t
+
+    @property
     def cap(self) -> int:
         """The most entries held."""
         return self._t.cap

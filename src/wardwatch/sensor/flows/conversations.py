@@ -33,8 +33,8 @@ from wardwatch.model._build import builder
 from wardwatch.model.flow import Conversation
 from wardwatch.sensor.capture._common import native
 from wardwatch.sensor.flows._tables import BoundedTable, CTable, CTableType, NativeTable, check_cap
-from wardwatch.sensor.flows.decode import format_mac
-from wardwatch.sensor.flows.meter import TRANSPORTS
+from wardwatch.sensor.flows.decode import T_L2, format_mac
+from wardwatch.sensor.flows.meter import TRANSPORTS, FlowMethods
 
 Key = tuple[str | None, int, str | None, int, int, int]
 """(client IP, client MAC, server IP, server MAC, transport code, server port)."""
@@ -62,6 +62,26 @@ class ConversationTable(BoundedTable, Protocol):
     def report(self, all_: bool) -> list[Conversation]:
         """Every entry in LRU order (``all_``) or the dirty ones in dirty order; then none is dirty."""
         ...
+
+
+def conversation_args(
+    f: FlowMethods,
+) -> tuple[str | None, int, str | None, int, int, int, int, int, int, int]:
+    """The arguments of :data:`AddFlow` for an ended flow: the same grouping as its
+    :class:`Flow` record (client, server, transport, server port) without building the record.
+    The MACs stay integers (``format_mac`` is one-to-one) until the table reports. The C flow
+    table computes the same in C (``_flowtable.c``: add_conversation)."""
+    side = f.server_side()
+    a_is_lo = f.a_is_lo
+    lo_mac, hi_mac = (f.a_mac, f.b_mac) if a_is_lo else (f.b_mac, f.a_mac)
+    packets, nbytes = f.pk_lo + f.pk_hi, f.by_lo + f.by_hi
+    # The server is the known side, else (as in the record, where it is then "b") the side that
+    # did not send the first packet.
+    if (side == 0) if side >= 0 else not a_is_lo:
+        port = f.ethertype if f.tcode == T_L2 else f.lo_port
+        return f.hi_ip, hi_mac, f.lo_ip, lo_mac, f.tcode, port, f.first_ns, f.last_ns, packets, nbytes
+    port = f.ethertype if f.tcode == T_L2 else f.hi_port
+    return f.lo_ip, lo_mac, f.hi_ip, hi_mac, f.tcode, port, f.first_ns, f.last_ns, packets, nbytes
 
 
 def _check_cap(cap: int) -> int:

@@ -58,7 +58,7 @@ from wardwatch.model.observation import Observation
 from wardwatch.sensor.capture._common import native
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.dissect.base import Dissector, PacketContext, TcpTraits
-from wardwatch.sensor.flows.conversations import conversation_of, new_conversation_table
+from wardwatch.sensor.flows.conversations import conversation_args, conversation_of, new_conversation_table
 from wardwatch.sensor.flows.decode import (
     ERROR_NAMES,
     T_ICMP,
@@ -456,6 +456,8 @@ class SensorEngine:
         self._streams: OrderedDict[tuple[int, int], tuple[FlowState, int]] = OrderedDict()
         self._sightings = new_sighting_table(cfg.max_sightings)  # C when built (see sightings.py)
         self._convs = new_conversation_table(cfg.max_conversations)  # C when built
+        # both in C: the flow table adds each ended flow to its conversation itself
+        self._convs_by_meter = self.meter.feed_conversations(self._convs)
         self._interval = max(1, int(cfg.report_interval_s * 1e9))
         self._next_report: int | None = None
         self._out = SensorOutput()
@@ -541,6 +543,7 @@ class SensorEngine:
         self.meter.process(dec, batch)
         self._sight(batch, dec, ok)
         self.meter.expire(st.last_ns)
+        self._conversations_evicted()
         self._sync_meter_stats()
         if st.last_ns >= self._next_report:
             self._report(all_=False)
@@ -559,6 +562,7 @@ class SensorEngine:
         """End of capture: end every flow, hand over every stream, emit all aggregates."""
         out = self._out = SensorOutput()
         self.meter.flush()
+        self._conversations_evicted()
         self._sync_meter_stats()
         self._report(all_=True)
         if self._combined:
@@ -654,7 +658,8 @@ class SensorEngine:
                 if ext.streams[d] is not None:
                     self._handoff(f, ext, d, f.last_ns)
         self._out.flows_ended += 1
-        self._conversation(f)
+        if not self._convs_by_meter:
+            self._conversation(f)
         if self._all_records:
             self._out.flows.append(f.record(reason))
         else:
@@ -1286,27 +1291,19 @@ class SensorEngine:
             self._out.sightings.extend(evicted)
 
     def _conversation(self, f: FlowState) -> None:
-        """Add an ended flow to its conversation: the same grouping as its :class:`Flow` record
-        (client, server, transport, server port) without building the record. The MACs stay
-        integers (``format_mac`` is one-to-one) until the table reports."""
-        side = f.server if f.server >= 0 else f.server_side()
-        a_is_lo = f.a_is_lo
-        lo_mac, hi_mac = (f.a_mac, f.b_mac) if a_is_lo else (f.b_mac, f.a_mac)
-        # The server is the known side, else (as in the record, where it is then "b") the side
-        # that did not send the first packet.
-        if (side == 0) if side >= 0 else not a_is_lo:
-            port = f.ethertype if f.tcode == T_L2 else f.lo_port
-            client_ip, client_mac, server_ip, server_mac = f.hi_ip, hi_mac, f.lo_ip, lo_mac
-        else:
-            port = f.ethertype if f.tcode == T_L2 else f.hi_port
-            client_ip, client_mac, server_ip, server_mac = f.lo_ip, lo_mac, f.hi_ip, hi_mac
-        evicted = self._convs.add(
-            client_ip, client_mac, server_ip, server_mac, f.tcode, port, f.first_ns, f.last_ns,
-            f.pk_lo + f.pk_hi, f.by_lo + f.by_hi,
-        )  # fmt: skip
+        """Add an ended flow to its conversation (see ``conversation_args``; the C flow table
+        does the same in C when both tables are C, ``_convs_by_meter``)."""
+        evicted = self._convs.add(*conversation_args(f))
         if evicted is not None:
             self.stats.conversations_evicted += 1
             self._out.conversations.append(conversation_of(evicted))
+
+    def _conversations_evicted(self) -> None:
+        """The conversations the meter's ended flows evicted (``_convs_by_meter``), in order: as
+        ``_conversation`` emits them, and before any report of this feed."""
+        for row in self.meter.evicted_conversations():
+            self.stats.conversations_evicted += 1
+            self._out.conversations.append(conversation_of(row))
 
     def _report(self, *, all_: bool) -> None:
         out = self._out

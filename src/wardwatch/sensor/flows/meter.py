@@ -694,6 +694,16 @@ class FlowMeter:
         held by the meter (see ``SensorEngine.close``)."""
         self.on_update, self.on_end, self.on_view = _no_update, _no_end, _no_view
 
+    def feed_conversations(self, table: object) -> bool:
+        """Whether the meter adds every ended flow to the conversations ``table`` itself (then
+        before ``on_end``, and :meth:`evicted_conversations` hands over what that evicted). The
+        Python meter does not: the engine adds them in its ``on_end``."""
+        return False
+
+    def evicted_conversations(self) -> list[Any]:
+        """The conversation rows evicted since the last call (see :meth:`feed_conversations`)."""
+        return []
+
     def _why(self, f: FlowState, t: int) -> str:
         if f.close_ns >= 0 and (t > f.close_ns + self._grace or t - f.last_ns > self._idle[f.cls]):
             return "tcp-close"
@@ -898,6 +908,7 @@ class NativeFlowMeter(FlowMeter):
             tuple(TRANSPORTS[c] for c in codes),
             tuple(_uid_head(TRANSPORTS[c]) for c in codes),
             _texts,
+            SERVICE_PORTS,
             int.from_bytes(os.urandom(8), "little"),  # the layout, never the output, varies
         )
 
@@ -961,6 +972,19 @@ class NativeFlowMeter(FlowMeter):
         )  # fmt: skip
         self._cums = cums
         return BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits), order, cols
+
+    def feed_conversations(self, table: object) -> bool:
+        """Yes when ``table`` holds a C ``ConversationTable`` (``c_table``): the C flow table adds
+        each ended flow to it as ``SensorEngine._conversation`` would, with no Python call."""
+        inner = getattr(table, "c_table", None)
+        if not isinstance(inner, self._nat.ConversationTable):
+            return False
+        self._core.set_conversations(inner)
+        return True
+
+    def evicted_conversations(self) -> list[Any]:
+        """The conversation rows evicted since the last call (see :meth:`feed_conversations`)."""
+        return cast("list[Any]", self._core.take_evicted())
 
     def expire(self, now_ns: int) -> None:
         """End flows idle for longer than their timeout at ``now_ns``, and closed flows past grace."""
