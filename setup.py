@@ -19,7 +19,11 @@ setup(
                 "src/wardwatch/sensor/_conversations.c",
                 "src/wardwatch/sensor/_flowtable.c",
             ],
-            depends=["src/wardwatch/sensor/_native.h", "src/wardwatch/sensor/_lru.h"],
+            depends=[
+                "src/wardwatch/sensor/_native.h",
+                "src/wardwatch/sensor/_lru.h",
+                "src/wardwatch/sensor/_meter.h",
+            ],
             optional=True,
             extra_compile_args=["-O2"],
         )

@@ -29,25 +29,14 @@
  */
 #include "_native.h"
 #include "_lru.h"
+#include "_meter.h"
 #include <structmember.h>
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#define T_L2 0
-#define T_TCP 1
-#define T_UDP 2
-#define N_TRANSPORTS 6
-#define NCLS 3
-/* the meter's bits per packet (meter.py: B_*) */
-#define B_SYN_LO 1
-#define B_SYN_HI 2
-#define B_SYNACK_LO 4
-#define B_SYNACK_HI 8
-#define B_FIN 16
-#define B_RST 32
-#define B_END (B_FIN | B_RST)
+#define NCLS 3 /* idle classes */
 /* recent IPv4 address texts, direct-mapped */
 #define IPC_BITS 12
 #define HEAD_CAP 64

@@ -17,21 +17,15 @@
  */
 #include "_native.h"
 
+#include "_meter.h"
+
 #include <stdint.h>
 
-#define T_L2 0
-#define N_TRANSPORTS 6
-/* TCP flag bits (decode.py) and the meter's special bits per packet (meter.py: B_*). */
+/* TCP flag bits (decode.py) */
 #define F_FIN 0x01
 #define F_SYN 0x02
 #define F_RST 0x04
 #define F_ACK 0x10
-#define B_SYN_LO 1
-#define B_SYN_HI 2
-#define B_SYNACK_LO 4
-#define B_SYNACK_HI 8
-#define B_FIN 16
-#define B_RST 32
 #define P1 0x9E3779B97F4A7C15ULL
 #define P2 0xBF58476D1CE4E5B9ULL
 #define IDX_BITS 24

@@ -663,6 +663,17 @@ class FlowMeter:
     ) -> tuple[BatchView, Iterable[_Segment]]:
         """``_prologue_numpy`` in C (``_meter.c``): two passes over the packets, NumPy's sort
         between them. The same view, prefix sums and segments."""
+        view, _, _, columns = self._setup_native(nat.meter_segments, nat, dec, batch)
+        # columns, zipped as the NumPy path does: zip reuses its result tuple segment by segment
+        segs: Iterable[_Segment] = zip(*columns, strict=True)
+        return view, segs
+
+    def _setup_native(
+        self, second: Callable[..., Any], nat: NativeModule, dec: Decoded, batch: PacketBatch
+    ) -> tuple[BatchView, npt.NDArray[np.int64], list[npt.NDArray[np.uint64]], Any]:
+        """The C set-up: ``meter_keys``, NumPy's sort, then ``second`` (``meter_segments``, or
+        ``meter_view`` for the C table). The view, the sort order, the key columns (in batch
+        order) and what ``second`` returned; the prefix sums go to ``self._cums``."""
         n = len(batch)
         u64, i64 = np.uint64, np.int64
         idx = np.empty(n, dtype=i64)
@@ -680,14 +691,12 @@ class FlowMeter:
         from_lo_s = np.empty(m, dtype=bool)
         bits = np.empty(m, dtype=i64)
         cums = (np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64))
-        columns = nat.meter_segments(
+        result = second(
             m, order, idx, *cols, from_lo, dec.transport, batch.ts_ns, batch.wirelen, dec.tcp_flags,
             dec.src_mac, dec.dst_mac, self._idle_lut, orig, ts_s, from_lo_s, bits, *cums,
         )  # fmt: skip
         self._cums = cums
-        # columns, zipped as the NumPy path does: zip reuses its result tuple segment by segment
-        segs: Iterable[_Segment] = zip(*columns, strict=True)
-        return BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits), segs
+        return BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits), order, cols, result
 
     def detach(self) -> None:
         """Drop the hooks (they become no-ops): the caller's objects they reach are no longer
@@ -922,7 +931,7 @@ class NativeFlowMeter(FlowMeter):
     def process(self, dec: Decoded, batch: PacketBatch) -> BatchView:
         """Meter every decoded-ok packet of ``batch``; returns the sorted view hooks saw."""
         if len(batch) < 1 << _IDX_BITS:
-            view, order, keys = self._view_native(dec, batch)
+            view, order, keys, _ = self._setup_native(self._nat.meter_view, self._nat, dec, batch)
         else:
             view, _ = self._prologue_numpy(dec, batch)
             keys = self._keys_sorted
@@ -943,35 +952,6 @@ class NativeFlowMeter(FlowMeter):
         finally:  # a hook's exception leaves the counters true too
             self._sync()
         return view
-
-    def _view_native(
-        self, dec: Decoded, batch: PacketBatch
-    ) -> tuple[BatchView, npt.NDArray[np.int64], list[npt.NDArray[np.uint64]]]:
-        """``_prologue_native`` without the segments: the view, the sort order, the key columns."""
-        nat = self._nat
-        n = len(batch)
-        u64, i64 = np.uint64, np.int64
-        idx = np.empty(n, dtype=i64)
-        cols = [np.empty(n, dtype=u64) for _ in range(5)]
-        from_lo = np.empty(n, dtype=bool)
-        keyed = np.empty(n, dtype=u64)
-        m = nat.meter_keys(
-            dec.error, dec.transport, dec.ip_proto, dec.vlan, dec.src_hi, dec.src_lo, dec.dst_hi,
-            dec.dst_lo, dec.src_port, dec.dst_port, dec.ethertype, dec.src_mac,
-            idx, *cols, from_lo, keyed,
-        )  # fmt: skip
-        order = np.argsort(keyed[:m]).astype(i64, copy=False)
-        orig = np.empty(m, dtype=i64)
-        ts_s = np.empty(m, dtype=i64)
-        from_lo_s = np.empty(m, dtype=bool)
-        bits = np.empty(m, dtype=i64)
-        cums = (np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64), np.empty(m + 1, dtype=i64))
-        nat.meter_view(
-            m, order, idx, *cols, from_lo, dec.transport, batch.ts_ns, batch.wirelen, dec.tcp_flags,
-            dec.src_mac, dec.dst_mac, self._idle_lut, orig, ts_s, from_lo_s, bits, *cums,
-        )  # fmt: skip
-        self._cums = cums
-        return BatchView(order=orig, ts=ts_s, from_lo=from_lo_s, bits=bits), order, cols
 
     def feed_conversations(self, table: object) -> bool:
         """Yes when ``table`` holds a C ``ConversationTable`` (``c_table``): the C flow table adds
