@@ -15,7 +15,10 @@ Batch algorithm (the per-packet work is NumPy, the Python work is per distinct f
    or cross the active timeout take a slower path that may split them at the right packet.
 
 Steps 1-3 (and the per-segment sums step 4 reads) run in C when the extension is built
-(``_meter.c``, ADR 012); ``_prologue_numpy`` is the reference that tests hold it to.
+(``_meter.c``, ADR 012); ``_prologue_numpy`` is the reference that tests hold it to. Step 4
+runs in C too, with the table, in :class:`NativeFlowMeter` (``_flowtable.c``), which the engine
+takes where the extension is built (:func:`new_flow_meter`); :class:`FlowMeter`'s Python loop
+is its reference (tests/unit/flows/test_flow_table.py).
 
 Timeouts run on packet timestamps, never the wall clock, so a capture replays the same way
 whatever the batch sizes (given non-decreasing timestamps). A packet more than the idle timeout
