@@ -17,12 +17,8 @@ from wardwatch.sensor.flows.meter import TRANSPORTS, FlowState, endpoint, flow_u
 U64 = st.integers(min_value=0, max_value=2**64 - 1)
 V4 = st.integers(min_value=0, max_value=2**32 - 1).map(lambda a: (0, V4_MAPPED | a))
 ADDRESS = st.one_of(V4, st.tuples(U64, U64))
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    st.sampled_from([T_TCP, T_UDP, T_ICMP, T_ICMP6, T_OTHER]),
-    st.integers(min_value=0, max_value=255),
+# what both tests draw after the transport: VLAN (-1: none), the two ports and addresses, the start
+_REST = (
     st.integers(min_value=-1, max_value=4095),
     st.integers(min_value=0, max_value=0xFFFF),
     st.integers(min_value=0, max_value=0xFFFF),
@@ -30,15 +26,19 @@ ADDRESS = st.one_of(V4, st.tuples(U64, U64))
     ADDRESS,
     st.integers(min_value=0, max_value=2**63 - 1),
 )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([T_TCP, T_UDP, T_ICMP, T_ICMP6, T_OTHER]), *_REST, st.integers(0, 255))
 def test_the_inline_uid_is_flow_uid(
     tcode: int,
-    proto: int,
     vlan: int,
     lo_port: int,
     hi_port: int,
     lo: tuple[int, int],
     hi: tuple[int, int],
     first_ns: int,
+    proto: int,
 ) -> None:
     c0 = (proto << 56) | ((vlan + 1) << 40) | (tcode << 32) | (lo_port << 16) | hi_port
     state = FlowState((c0, lo[0], lo[1], hi[0], hi[1]), 1, first_ns, True, 1, 2)
@@ -60,15 +60,7 @@ needs_c = pytest.mark.skipif(NATIVE_UID is None, reason="the C extension has no 
 
 @needs_c
 @settings(max_examples=300)
-@given(
-    st.sampled_from([T_TCP, T_UDP, T_OTHER]),
-    st.integers(min_value=-1, max_value=4095),
-    st.integers(min_value=0, max_value=0xFFFF),
-    st.integers(min_value=0, max_value=0xFFFF),
-    ADDRESS,
-    ADDRESS,
-    st.integers(min_value=0, max_value=2**63 - 1),
-)
+@given(st.sampled_from([T_TCP, T_UDP, T_OTHER]), *_REST)
 def test_the_c_uid_in_a_flow_state_is_the_python_one(
     tcode: int, vlan: int, lo_port: int, hi_port: int, lo: tuple[int, int], hi: tuple[int, int], first_ns: int
 ) -> None:
