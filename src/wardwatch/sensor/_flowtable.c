@@ -54,7 +54,15 @@ typedef struct {
     char a_is_lo, server_final, fin_lo, fin_hi;
     PyObject *transport, *vlan, *lo_ip, *hi_ip, *uid, *ext;
     uint32_t entry; /* its entry in the table of its class, NIL once ended */
+    /* TCP, when the table keeps the streams (set_streams; engine.py: _TcpExt is the reference):
+     * per direction (0: from lo) the ISN + 1 of its first SYN, whether it is done (its prefix
+     * handed over or dropped), and its open stream */
+    uint32_t isn[2];
+    char has_isn[2], done[2];
+    struct Dir *dir[2];
 } Flow;
+
+static void dir_free(struct Dir *d);
 
 static int flow_traverse(Flow *f, visitproc visit, void *arg) {
     Py_VISIT(f->ext);
@@ -71,6 +79,8 @@ static int flow_clear(Flow *f) {
 static void flow_dealloc(Flow *f) {
     PyObject_GC_UnTrack(f);
     flow_clear(f);
+    /* a live flow's streams are freed by its table (release_streams); these are never linked */
+    for (int q = 0; q < 2; q++) dir_free(f->dir[q]);
     Py_CLEAR(f->vlan);
     Py_CLEAR(f->lo_ip);
     Py_CLEAR(f->hi_ip);
@@ -187,6 +197,12 @@ typedef struct {
         uint32_t ip;
         PyObject *text;
     } ipc[1 << IPC_BITS];
+    struct {
+        PyObject *syn, *decide, *handoff; /* NULL: the streams are off (on_update gets TCP too) */
+        Py_ssize_t limit;
+        long long max, open, evicted;
+        struct Dir *head, *tail; /* open streams, oldest first (engine.py: SensorEngine._streams) */
+    } st;
     int busy;
 } Table;
 
@@ -270,10 +286,16 @@ static int add_conversation(Table *t, const Flow *f) {
 
 /* Take `f` out of its table, add it to its conversation (when the table feeds one) and call
  * on_end(f, reason); the table's reference goes. */
+static int end_streams(Table *t, Flow *f);
+
 static int end_flow(Table *t, Flow *f, int reason, PyObject *on_end) {
     lru_remove(&t->lru[f->cls], f->entry);
     f->entry = NIL;
     t->count[reason]++;
+    if (t->st.handoff != NULL && end_streams(t, f) < 0) {
+        Py_DECREF(f);
+        return -1;
+    }
     if (t->convs != NULL && add_conversation(t, f) < 0) {
         Py_DECREF(f);
         return -1;
@@ -452,9 +474,278 @@ typedef struct {
     const uint8_t *from_lo;
     const int64_t *idle_lut;
     PyObject *on_update, *on_end;
+    const struct Payloads *pay;
 } Batch;
 
-/* Counts of [s, e) onto `f`, then on_update(f, s, e). */
+/* --- TCP streams -------------------------------------------------------------------------------- */
+/* With set_streams, TCP flows do not go to on_update: their packets are walked here as
+ * SensorEngine._tcp walks them (engine.py, the reference, which runs with the Python meter and
+ * where the streams are off): each direction keeps an in-order prefix (reassembled by sequence
+ * number, retransmissions and overlap trimmed, up to MAX_PENDING out-of-order segments held
+ * within OOO_WINDOW bytes of the next one), decided on its first in-order bytes
+ * (decide(flow, head) -> truth: kept, else dropped at once) and handed over once
+ * (handoff(flow, direction, ts, prefix)) when it reaches `limit` bytes, on a FIN that way, on a
+ * RST, after a hole, at flow end or when more than `max` streams are open (the oldest goes).
+ * SYNs and SYN-ACKs go to syn(flow, position, batch index, syn_ack) when given. The Python
+ * callbacks run the dissectors; everything per packet is here. */
+#define MAX_PENDING 16
+#define OOO_WINDOW 65536
+#define B_SYNS (B_SYN_LO | B_SYN_HI | B_SYNACK_LO | B_SYNACK_HI)
+
+typedef struct {
+    uint32_t seq;
+    Py_ssize_t len;
+    char *data;
+} Pend;
+
+typedef struct Dir {
+    struct Dir *prev, *next; /* the table's open streams */
+    Flow *flow;              /* borrowed: the flow's table holds it while the stream is open */
+    int dr;
+    char decided, has_next;
+    uint32_t next_seq;
+    char *buf;
+    Py_ssize_t len, cap;
+    Pend *pend; /* insertion order, as the reference's dict */
+    int npend;
+} Dir;
+
+/* The per-packet columns the streams read, by batch index, and the batch's bytes. */
+typedef struct Payloads {
+    const int64_t *seq, *plen, *pabs, *pwire;
+    const uint8_t *data;
+    Py_ssize_t ndata;
+} Payloads;
+
+static void dir_free(Dir *d) {
+    if (d == NULL) return;
+    for (int q = 0; q < d->npend; q++) PyMem_RawFree(d->pend[q].data);
+    PyMem_RawFree(d->pend);
+    PyMem_RawFree(d->buf);
+    PyMem_RawFree(d);
+}
+
+/* Take flow f's stream `dr` out (the reference's _drop): the direction is done. */
+static Dir *dir_take(Table *t, Flow *f, int dr) {
+    Dir *d = f->dir[dr];
+    f->dir[dr] = NULL;
+    f->done[dr] = 1;
+    if (d != NULL) {
+        if (d->prev) d->prev->next = d->next;
+        else t->st.head = d->next;
+        if (d->next) d->next->prev = d->prev;
+        else t->st.tail = d->prev;
+        t->st.open--;
+    }
+    return d;
+}
+
+/* Every open stream freed, none handed over (the table let go of its flows). */
+static void release_streams(Table *t) {
+    while (t->st.head != NULL) dir_free(dir_take(t, t->st.head->flow, t->st.head->dr));
+}
+
+/* The reference's _append: `data` from byte `skip` on (nothing when skip >= len). */
+static int dir_append(Dir *d, const char *data, Py_ssize_t len, long long skip) {
+    if (skip >= len) return 0;
+    Py_ssize_t n = len - (Py_ssize_t)skip;
+    if (d->len + n > d->cap) {
+        Py_ssize_t cap = d->cap ? d->cap : 2048;
+        while (cap < d->len + n) cap *= 2;
+        char *buf = PyMem_RawRealloc(d->buf, (size_t)cap);
+        if (buf == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        d->buf = buf;
+        d->cap = cap;
+    }
+    memcpy(d->buf + d->len, data + skip, (size_t)n);
+    d->len += n;
+    d->next_seq += (uint32_t)n;
+    return 0;
+}
+
+/* The reference's _handoff: the stream out (done), its prefix to handoff() when it has bytes. */
+static int handoff(Table *t, Flow *f, int dr, long long ts) {
+    Dir *d = dir_take(t, f, dr);
+    if (d == NULL || d->len == 0) {
+        dir_free(d);
+        return 0;
+    }
+    PyObject *prefix = PyBytes_FromStringAndSize(d->buf, d->len < t->st.limit ? d->len : t->st.limit);
+    dir_free(d);
+    PyObject *pdr = PyLong_FromLong(dr), *pts = PyLong_FromLongLong(ts), *r = NULL;
+    if (prefix != NULL && pdr != NULL && pts != NULL) {
+        PyObject *args[4] = {(PyObject *)f, pdr, pts, prefix};
+        r = PyObject_Vectorcall(t->st.handoff, args, 4, NULL);
+    }
+    Py_XDECREF(prefix);
+    Py_XDECREF(pdr);
+    Py_XDECREF(pts);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Hand over both open streams of an ending flow (the reference's _on_end), lo first. */
+static int end_streams(Table *t, Flow *f) {
+    for (int dr = 0; dr < 2; dr++)
+        if (f->dir[dr] != NULL && handoff(t, f, dr, f->last_ns) < 0) return -1;
+    return 0;
+}
+
+/* The reference's _stream_data: one segment's bytes into direction dr of f. */
+static int stream_data(Table *t, Flow *f, int dr, uint32_t seq, const char *data, Py_ssize_t len, long long ts) {
+    Dir *d = f->dir[dr];
+    if (d == NULL) {
+        d = PyMem_RawCalloc(1, sizeof(Dir));
+        if (d == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        d->flow = f;
+        d->dr = dr;
+        d->has_next = f->has_isn[dr];
+        d->next_seq = f->isn[dr];
+        d->prev = t->st.tail;
+        if (t->st.tail) t->st.tail->next = d;
+        else t->st.head = d;
+        t->st.tail = d;
+        t->st.open++;
+        f->dir[dr] = d;
+        if (t->st.open > t->st.max) {
+            Dir *v = t->st.head;
+            Flow *vf = v->flow;
+            int vd = v->dr;
+            t->st.evicted++;
+            if (handoff(t, vf, vd, vf->last_ns) < 0) return -1;
+            if (vf == f && vd == dr) return 0;
+        }
+    }
+    if (!d->has_next) {
+        d->next_seq = seq;
+        d->has_next = 1;
+    }
+    int32_t rel = (int32_t)(seq - d->next_seq);
+    if (rel <= 0) {
+        if (dir_append(d, data, len, -(long long)rel) < 0) return -1;
+        while (d->npend && d->len < t->st.limit) {
+            int progressed = 0;
+            for (int q = 0; q < d->npend;) {
+                int32_t r = (int32_t)(d->pend[q].seq - d->next_seq);
+                if (r > 0) {
+                    q++;
+                    continue;
+                }
+                Pend p = d->pend[q];
+                memmove(&d->pend[q], &d->pend[q + 1], (size_t)(d->npend - q - 1) * sizeof(Pend));
+                d->npend--;
+                int rc = dir_append(d, p.data, p.len, -(long long)r);
+                PyMem_RawFree(p.data);
+                if (rc < 0) return -1;
+                progressed = 1;
+            }
+            if (!progressed) break;
+        }
+    } else if (rel <= OOO_WINDOW && d->npend < MAX_PENDING) {
+        int q = 0;
+        while (q < d->npend && d->pend[q].seq != seq) q++;
+        if (len > (q < d->npend ? d->pend[q].len : 0)) {
+            char *copy = PyMem_RawMalloc((size_t)len);
+            if (copy == NULL || (d->pend == NULL && (d->pend = PyMem_RawMalloc(MAX_PENDING * sizeof(Pend))) == NULL)) {
+                PyMem_RawFree(copy);
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(copy, data, (size_t)len);
+            if (q < d->npend) PyMem_RawFree(d->pend[q].data); /* replaced in place: a dict keeps its order */
+            else d->npend++;
+            d->pend[q] = (Pend){seq, len, copy};
+        }
+    } else {
+        return handoff(t, f, dr, ts); /* a gap we will not see filled: what is in order goes */
+    }
+    if (!d->decided && d->len) {
+        d->decided = 1;
+        PyObject *head = PyBytes_FromStringAndSize(d->buf, d->len);
+        if (head == NULL) return -1;
+        PyObject *r = call2(t->st.decide, (PyObject *)f, head);
+        Py_DECREF(head);
+        if (r == NULL) return -1;
+        int keep = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (keep < 0) return -1;
+        if (!keep) {
+            dir_free(dir_take(t, f, dr));
+            return 0;
+        }
+    }
+    return d->len >= t->st.limit ? handoff(t, f, dr, ts) : 0;
+}
+
+/* The reference's _tcp: the packets [s, e) of TCP flow f, in order. */
+static int tcp_run(Table *t, const Batch *b, Flow *f, Py_ssize_t s, Py_ssize_t e) {
+    const Payloads *p = b->pay;
+    for (Py_ssize_t q = s; q < e; q++) {
+        int64_t bits = b->bits[q], i = b->orig[q], plen = p->plen[i];
+        if (plen <= 0 && !(bits & (B_SYNS | B_END))) continue;
+        int dr = b->from_lo[q] ? 0 : 1;
+        if (bits & B_SYNS) {
+            if (!f->has_isn[dr]) {
+                f->isn[dr] = (uint32_t)p->seq[i] + 1;
+                f->has_isn[dr] = 1;
+            }
+            if (t->st.syn != Py_None) {
+                PyObject *pq = PyLong_FromSsize_t(q), *pi = PyLong_FromLongLong(i), *r = NULL;
+                if (pq != NULL && pi != NULL) {
+                    PyObject *args[4] = {(PyObject *)f, pq, pi, (bits & (B_SYNACK_LO | B_SYNACK_HI)) ? Py_True : Py_False};
+                    r = PyObject_Vectorcall(t->st.syn, args, 4, NULL);
+                }
+                Py_XDECREF(pq);
+                Py_XDECREF(pi);
+                if (r == NULL) return -1;
+                Py_DECREF(r);
+            }
+        }
+        if (!f->done[dr]) {
+            if (plen > 0) {
+                int64_t at = p->pabs[i];
+                if (at < 0 || at > p->ndata || plen > p->ndata - at) {
+                    PyErr_Format(PyExc_ValueError, "FlowTable: the payload of batch index %lld is out of range", (long long)i);
+                    return -1;
+                }
+                const char *data = (const char *)p->data + at;
+                uint32_t seq = (uint32_t)p->seq[i];
+                Dir *d = f->dir[dr];
+                if (plen < p->pwire[i]) {
+                    /* cut by the snap length: the stream has a hole after this segment */
+                    if (stream_data(t, f, dr, seq, data, plen, b->ts[q]) < 0) return -1;
+                    if (f->dir[dr] != NULL && handoff(t, f, dr, b->ts[q]) < 0) return -1;
+                    f->done[dr] = 1;
+                } else if (d != NULL && d->decided && seq == d->next_seq && d->npend == 0) {
+                    if (dir_append(d, data, plen, 0) < 0) return -1;
+                    if (d->len >= t->st.limit && handoff(t, f, dr, b->ts[q]) < 0) return -1;
+                } else if (stream_data(t, f, dr, seq, data, plen, b->ts[q]) < 0) {
+                    return -1;
+                }
+            }
+            if (bits & B_FIN) {
+                if (f->dir[dr] != NULL && handoff(t, f, dr, b->ts[q]) < 0) return -1;
+                f->done[dr] = 1;
+            }
+        }
+        if (bits & B_RST) {
+            for (int d = 0; d < 2; d++) {
+                if (f->dir[d] != NULL && handoff(t, f, d, b->ts[q]) < 0) return -1;
+                f->done[d] = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Counts of [s, e) onto `f`, then on_update(f, s, e), or for TCP with the streams on, tcp_run. */
 static int apply(Table *t, const Batch *b, Flow *f, Py_ssize_t s, Py_ssize_t e, long long n_lo, long long nb,
                  long long b_lo, long long tmax, int64_t sb) {
     f->pk_lo += n_lo;
@@ -480,6 +771,7 @@ static int apply(Table *t, const Batch *b, Flow *f, Py_ssize_t s, Py_ssize_t e, 
         t->tcap = cap;
     }
     t->touched[t->nt++] = (Flow *)Py_NewRef(f);
+    if (t->st.handoff != NULL && f->tcode == T_TCP) return tcp_run(t, b, f, s, e);
     PyObject *ps = PyLong_FromSsize_t(s), *pe = ps ? PyLong_FromSsize_t(e) : NULL;
     PyObject *r = NULL;
     if (pe != NULL) {
@@ -655,14 +947,16 @@ static int hook_arg(PyObject *o, const char *name) {
 
 PyDoc_STRVAR(process_doc,
 "process(order, c0, c1, c2, c3, c4, ts_s, from_lo_s, bits, cnl, cb, cbl, orig, src_mac, dst_mac,\n"
-"        idle_lut, on_update, on_end) -> None\n\n"
+"        idle_lut, tcp_seq, pay_len, pay_abs, pay_wire, data, on_update, on_end) -> None\n\n"
 "Meter one sorted batch (FlowMeter.process after its set-up): sorted position k has the key\n"
 "(c0..c4)[order[k]], timestamp ts_s[k], direction from_lo_s[k], bits bits[k] and batch index\n"
 "orig[k] (into src_mac and dst_mac); cnl, cb, cbl are the prefix sums (m + 1 long). Segments are\n"
 "the runs of one key with no gap longer than idle_lut[transport]. Calls on_update(flow, s, e)\n"
-"and on_end(flow, reason) as FlowMeter does. ValueError for wrong arrays.");
+"and on_end(flow, reason) as FlowMeter does; with the streams on (set_streams), TCP flows go to\n"
+"the streams instead of on_update, which read tcp_seq, pay_len, pay_abs (the payload's offset in\n"
+"data) and pay_wire by batch index. ValueError for wrong arrays.");
 
-enum { P_ARRAYS = 16 };
+enum { P_ARRAYS = 21 };
 
 static PyObject *table_process(Table *t, PyObject *const *args, Py_ssize_t nargs) {
     static const struct { int kind; Py_ssize_t size; const char *name; } spec[P_ARRAYS] = {
@@ -670,7 +964,8 @@ static PyObject *table_process(Table *t, PyObject *const *args, Py_ssize_t nargs
         {K_UNSIGNED, 8, "c3"},    {K_UNSIGNED, 8, "c4"},      {K_SIGNED, 8, "ts_s"},  {K_BOOL, 1, "from_lo_s"},
         {K_SIGNED, 8, "bits"},    {K_SIGNED, 8, "cnl"},       {K_SIGNED, 8, "cb"},    {K_SIGNED, 8, "cbl"},
         {K_SIGNED, 8, "orig"},    {K_UNSIGNED, 8, "src_mac"}, {K_UNSIGNED, 8, "dst_mac"},
-        {K_SIGNED, 8, "idle_lut"},
+        {K_SIGNED, 8, "idle_lut"}, {K_SIGNED, 8, "tcp_seq"},   {K_SIGNED, 8, "pay_len"}, {K_SIGNED, 8, "pay_abs"},
+        {K_SIGNED, 8, "pay_wire"}, {K_BYTES, 1, "data"},
     };
     if (nargs != P_ARRAYS + 2) {
         PyErr_Format(PyExc_TypeError, "FlowTable.process takes %d arguments, not %zd", P_ARRAYS + 2, nargs);
@@ -692,17 +987,23 @@ static PyObject *table_process(Table *t, PyObject *const *args, Py_ssize_t nargs
                           : held == 12 ? m
                           : held == 13 ? -1
                           : held == 14 ? nbatch
-                                       : N_TRANSPORTS;
+                          : held == 15 ? N_TRANSPORTS
+                          : held < 20  ? nbatch
+                                       : -1;
         if (get_array(args[held], &v[held], spec[held].kind, spec[held].size, want, 0, spec[held].name) < 0)
             goto release;
         if (held == 0) m = v[0].shape[0];
         if (held == 1) nkeys = v[1].shape[0];
         if (held == 13) nbatch = v[13].shape[0];
     }
+    const Payloads pay = {
+        .seq = v[16].buf, .plen = v[17].buf, .pabs = v[18].buf, .pwire = v[19].buf, .data = v[20].buf,
+        .ndata = v[20].shape[0],
+    };
     Batch b = {
         .m = m, .order = v[0].buf, .ts = v[6].buf, .from_lo = v[7].buf, .bits = v[8].buf, .cnl = v[9].buf,
         .cb = v[10].buf, .cbl = v[11].buf, .orig = v[12].buf, .smac = v[13].buf, .dmac = v[14].buf,
-        .idle_lut = v[15].buf, .on_update = args[P_ARRAYS], .on_end = args[P_ARRAYS + 1],
+        .idle_lut = v[15].buf, .on_update = args[P_ARRAYS], .on_end = args[P_ARRAYS + 1], .pay = &pay,
     };
     for (int q = 0; q < 5; q++) b.c[q] = v[1 + q].buf;
     for (Py_ssize_t k = 0; k < m; k++) {
@@ -825,6 +1126,62 @@ static PyObject *table_set_conversations(Table *t, PyObject *convs) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(set_streams_doc,
+"set_streams(limit, max_streams, syn, decide, handoff) -> None, or set_streams(None)\n\n"
+"From now on TCP flows are walked by the table's streams (see \"TCP streams\" in _flowtable.c;\n"
+"SensorEngine._tcp is the reference) instead of going to on_update: prefixes up to `limit`\n"
+"bytes, at most `max_streams` open, syn(flow, position, index, syn_ack) per SYN (None: not\n"
+"called), decide(flow, head) -> truth on a direction's first in-order bytes, handoff(flow,\n"
+"direction, ts, prefix) once per kept direction. set_streams(None) turns them off again, letting\n"
+"open streams go unhanded.");
+
+static PyObject *table_set_streams(Table *t, PyObject *const *args, Py_ssize_t nargs) {
+    if (t->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "FlowTable: a hook called back into its table");
+        return NULL;
+    }
+    if (nargs == 1 && args[0] == Py_None) {
+        release_streams(t);
+        Py_CLEAR(t->st.syn);
+        Py_CLEAR(t->st.decide);
+        Py_CLEAR(t->st.handoff);
+        Py_RETURN_NONE;
+    }
+    if (nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "FlowTable.set_streams takes 5 arguments or None, not %zd", nargs);
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(args[0]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    long long max = PyLong_AsLongLong(args[1]);
+    if (max == -1 && PyErr_Occurred()) return NULL;
+    if (limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "FlowTable.set_streams: limit must not be negative");
+        return NULL;
+    }
+    if ((args[2] != Py_None && hook_arg(args[2], "syn") < 0) || hook_arg(args[3], "decide") < 0 ||
+        hook_arg(args[4], "handoff") < 0)
+        return NULL;
+    if (live_count(t) > 0) { /* a live flow's packets so far went elsewhere */
+        PyErr_SetString(PyExc_RuntimeError, "FlowTable.set_streams: only while no flow is live");
+        return NULL;
+    }
+    t->st.limit = limit;
+    t->st.max = max;
+    Py_XSETREF(t->st.syn, Py_NewRef(args[2]));
+    Py_XSETREF(t->st.decide, Py_NewRef(args[3]));
+    Py_XSETREF(t->st.handoff, Py_NewRef(args[4]));
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(streams_evicted_doc,
+"streams_evicted() -> int\n\nOpen streams handed over early because more than max_streams were open.");
+
+static PyObject *table_streams_evicted(Table *t, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromLongLong(t->st.evicted);
+}
+
 PyDoc_STRVAR(take_evicted_doc,
 "take_evicted() -> list\n\n"
 "The conversation rows evicted by the ended flows since the last call, in order (as\n"
@@ -869,6 +1226,7 @@ static PyObject *table_stats(Table *t, PyObject *unused) {
 
 /* Let go of every flow without ending it (dealloc, tp_clear). */
 static void release_flows(Table *t) {
+    release_streams(t); /* first: the streams point to the flows */
     for (int c = 0; c < NCLS; c++) {
         Lru *l = &t->lru[c];
         for (uint32_t e = l->head; e != NIL; e = lru_at(l, e)->next) {
@@ -888,6 +1246,9 @@ static int table_traverse(Table *t, visitproc visit, void *arg) {
     for (size_t i = 0; i < t->nt; i++) Py_VISIT(t->touched[i]);
     Py_VISIT(t->texts);
     Py_VISIT(t->evicted);
+    Py_VISIT(t->st.syn);
+    Py_VISIT(t->st.decide);
+    Py_VISIT(t->st.handoff);
     Py_VISIT(t->flow_type);
     for (int q = 0; q < N_TRANSPORTS; q++) Py_VISIT(t->transports[q]);
     return 0;
@@ -897,6 +1258,9 @@ static int table_clear(Table *t) {
     release_flows(t);
     Py_CLEAR(t->texts);
     Py_CLEAR(t->convs);
+    Py_CLEAR(t->st.syn);
+    Py_CLEAR(t->st.decide);
+    Py_CLEAR(t->st.handoff);
     Py_CLEAR(t->evicted);
     for (int q = 0; q < N_TRANSPORTS; q++) Py_CLEAR(t->transports[q]);
     return 0;
@@ -1006,6 +1370,8 @@ static PyMethodDef table_methods[] = {
     {"set_conversations", (PyCFunction)table_set_conversations, METH_O, set_conversations_doc},
     {"take_evicted", (PyCFunction)table_take_evicted, METH_NOARGS, take_evicted_doc},
     {"stats", (PyCFunction)table_stats, METH_NOARGS, stats_doc},
+    {"set_streams", (PyCFunction)(void (*)(void))table_set_streams, METH_FASTCALL, set_streams_doc},
+    {"streams_evicted", (PyCFunction)table_streams_evicted, METH_NOARGS, streams_evicted_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -366,7 +366,7 @@ def test_bad_arguments_are_refused(decode_path: str) -> None:
     arrays = [
         np.array([0, 5], dtype=np.int64), u64, u64, u64, u64, u64, i64, np.zeros(2, dtype=bool), i64,
         np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64), i64, u64, u64,
-        np.zeros(6, dtype=np.int64),
+        np.zeros(6, dtype=np.int64), i64, i64, i64, i64, np.zeros(10, dtype=np.uint8),
     ]  # fmt: skip
     noop = lambda *a: None  # noqa: E731
     with pytest.raises(ValueError, match="sorted position 1 is out of range"):
@@ -375,6 +375,15 @@ def test_bad_arguments_are_refused(decode_path: str) -> None:
         table.process(*arrays, noop, None)
     with pytest.raises(ValueError, match="cnl has the wrong length"):
         table.process(*arrays[:9], i64, *arrays[10:], noop, noop)
+    with pytest.raises(ValueError, match="pay_wire has the wrong length"):
+        table.process(*arrays[:19], np.zeros(3, dtype=np.int64), arrays[20], noop, noop)
+    with pytest.raises(TypeError, match="5 arguments or None"):
+        table.set_streams(10, 10)
+    with pytest.raises(TypeError, match="decide must be callable"):
+        table.set_streams(10, 10, None, None, noop)
+    with pytest.raises(ValueError, match="limit must not be negative"):
+        table.set_streams(-1, 10, None, noop, noop)
+    assert table.streams_evicted() == 0
     assert len(table) == 0
 
 

@@ -458,6 +458,14 @@ class SensorEngine:
         self._convs = new_conversation_table(cfg.max_conversations)  # C when built
         # both in C: the flow table adds each ended flow to its conversation itself
         self._convs_by_meter = self.meter.feed_conversations(self._convs)
+        # the C table walks TCP packets and keeps the streams itself; ``_tcp`` is the reference
+        self._streams_by_meter = bool(self._tcp_ds or self._syn_ds) and self.meter.feed_streams(
+            cfg.stream_prefix_bytes,
+            cfg.max_streams,
+            self._syn if self._syn_ds else None,
+            self._decide,
+            self._deliver,
+        )
         self._interval = max(1, int(cfg.report_interval_s * 1e9))
         self._next_report: int | None = None
         self._out = SensorOutput()
@@ -714,6 +722,8 @@ class SensorEngine:
         st.flows_closed = ms.flows_closed
         st.flows_evicted = ms.flows_evicted
         st.flows_end_of_capture = ms.flows_end_of_capture
+        if self._streams_by_meter:
+            st.streams_evicted = self.meter.streams_evicted()
 
     # --- dispatch --------------------------------------------------------------------------------
     def _call(self, d: Dissector, ctx: PacketContext, payload: bytes, remember: bool = True) -> None:
@@ -1231,12 +1241,16 @@ class SensorEngine:
             return
         if not st.decided and st.buf:
             st.decided = True
-            head = bytes(st.buf)  # once, not once per probe
-            if not self._tcp_port_ds(f) and not any(self._probe(d, head) for d in self._tcp_ds):
+            if not self._decide(f, bytes(st.buf)):
                 self._drop(f, ext, dr)
                 return
         if len(st.buf) >= limit:
             self._handoff(f, ext, dr, ts)
+
+    def _decide(self, f: FlowState, head: bytes) -> bool:
+        """Whether to keep a TCP direction whose first in-order bytes are ``head``: a dissector
+        has the port, or one's probe accepts them (probed in order, up to the first yes)."""
+        return bool(self._tcp_port_ds(f)) or any(self._probe(d, head) for d in self._tcp_ds)
 
     @staticmethod
     def _append(st: _Stream, data: bytes, skip: int) -> None:
@@ -1255,7 +1269,11 @@ class SensorEngine:
         self._drop(f, ext, dr)
         if st is None or not st.buf:
             return
-        prefix = bytes(st.buf[: self.config.stream_prefix_bytes])
+        self._deliver(f, dr, ts, bytes(st.buf[: self.config.stream_prefix_bytes]))
+
+    def _deliver(self, f: FlowState, dr: int, ts: int, prefix: bytes) -> None:
+        """Hand direction ``dr``'s prefix (not empty) to its dissectors: those of the port, then
+        those whose probe accepts it."""
         targets = self._tcp_port_ds(f)
         targets += tuple(d for d in self._tcp_ds if d not in targets and self._probe(d, prefix))
         if not targets:

@@ -716,6 +716,24 @@ class FlowMeter:
         """The conversation rows evicted since the last call (see :meth:`feed_conversations`)."""
         return []
 
+    def feed_streams(
+        self,
+        limit: int,
+        max_streams: int,
+        syn: Callable[[FlowState, int, int, bool], None] | None,
+        decide: Callable[[FlowState, bytes], bool],
+        handoff: Callable[[FlowState, int, int, bytes], None],
+    ) -> bool:
+        """Whether the meter walks TCP flows' packets itself, keeping their stream prefixes as
+        ``SensorEngine._tcp`` does (the reference) and calling ``syn``, ``decide`` and
+        ``handoff`` where it calls its dissectors; TCP flows then never reach ``on_update``.
+        The Python meter does not (the engine's ``_tcp`` does it)."""
+        return False
+
+    def streams_evicted(self) -> int:
+        """Open streams handed over early past ``max_streams`` (see :meth:`feed_streams`)."""
+        return 0
+
     def _why(self, f: FlowState, t: int) -> str:
         if f.close_ns >= 0 and (t > f.close_ns + self._grace or t - f.last_ns > self._idle[f.cls]):
             return "tcp-close"
@@ -910,6 +928,7 @@ class NativeFlowMeter(FlowMeter):
     def __init__(self, nat: NativeModule, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._nat = nat
+        self._streams = False
         codes = range(len(TRANSPORTS))
         self._core = nat.FlowTable(
             self._idle,
@@ -947,10 +966,13 @@ class NativeFlowMeter(FlowMeter):
         self._orig, self._smac, self._dmac = view.order, dec.src_mac, dec.dst_mac
         self._ts_l = None
         self._ts_s, self._bits, self._from_lo = view.ts, view.bits, view.from_lo
+        # the streams (feed_streams) read payloads by batch index; unused otherwise
+        pay_abs = batch.offset + dec.pay_off if self._streams else dec.pay_off
         try:
             self._core.process(
                 order, *keys, view.ts, view.from_lo, view.bits, *self._cums, view.order, dec.src_mac,
-                dec.dst_mac, self._idle_lut, self.on_update, self.on_end,
+                dec.dst_mac, self._idle_lut, dec.tcp_seq, dec.pay_len, pay_abs, dec.pay_wire, batch.data,
+                self.on_update, self.on_end,
             )  # fmt: skip
         finally:  # a hook's exception leaves the counters true too
             self._sync()
@@ -968,6 +990,29 @@ class NativeFlowMeter(FlowMeter):
     def evicted_conversations(self) -> list[Any]:
         """The conversation rows evicted since the last call (see :meth:`feed_conversations`)."""
         return cast("list[Any]", self._core.take_evicted())
+
+    def feed_streams(
+        self,
+        limit: int,
+        max_streams: int,
+        syn: Callable[[FlowState, int, int, bool], None] | None,
+        decide: Callable[[FlowState, bytes], bool],
+        handoff: Callable[[FlowState, int, int, bytes], None],
+    ) -> bool:
+        """Yes: the C table keeps the TCP streams (``set_streams``, "TCP streams" in
+        ``_flowtable.c``); only the callbacks, which run dissectors, stay in Python."""
+        self._core.set_streams(limit, max_streams, syn, decide, handoff)
+        self._streams = True
+        return True
+
+    def streams_evicted(self) -> int:
+        """Open streams handed over early past ``max_streams`` (see :meth:`feed_streams`)."""
+        return int(self._core.streams_evicted())
+
+    def detach(self) -> None:
+        """Drop the hooks and the streams' callbacks (see ``FlowMeter.detach``)."""
+        super().detach()
+        self._core.set_streams(None)
 
     def expire(self, now_ns: int) -> None:
         """End flows idle for longer than their timeout at ``now_ns``, and closed flows past grace."""
