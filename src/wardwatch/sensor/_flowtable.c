@@ -26,6 +26,9 @@
  *
  * The hooks may not call the table (RuntimeError); their exceptions propagate, after the table
  * has been left consistent (the flow being ended is out of the table, touched flows renewed).
+ *
+ * With set_streams, the table also walks TCP packets itself and keeps their stream prefixes, as
+ * the engine's Python walk does (see "TCP streams" below).
  */
 #include "_native.h"
 #include "_lru.h"

@@ -25,6 +25,11 @@ Dispatch rules (see docs/adr/002-packet-path.md):
 * TCP SYN and SYN-ACK packets go, with :class:`TcpTraits`, to *SYN dissectors*: those named
   ``"tcpstack"`` or having ``wants_syn = True`` with TCP in ``transports``. SYN dissectors get
   only SYNs, never stream prefixes.
+* With the C flow table (``NativeFlowMeter``) the TCP walk above runs in C ("TCP streams" in
+  ``_flowtable.c``): TCP flows never reach ``_on_update``; the table calls back only to decide a
+  direction (``_decide``), hand a prefix over (``_deliver``) and run the SYN dissectors
+  (``_syn``). ``_tcp`` is the reference it is held equal to (tests/unit/flows/test_streams.py)
+  and the walk of the Python meter.
 
 A dissector that raises despite its contract is counted in ``dissector_errors``; the packet path
 carries on.
