@@ -390,6 +390,12 @@ OnUpdate = Callable[[FlowState, int, int], None]
 """Called with a flow and the half-open range of *sorted* positions of its new packets."""
 OnEnd = Callable[[FlowState, str], None]
 """Called once when a flow ends, with the reason (``Flow.ended_by``), after its last update."""
+OnSyn = Callable[[FlowState, int, int, bool], None]
+"""The TCP walk's call per SYN or SYN-ACK: (flow, sorted position, batch index, syn_ack)."""
+Decide = Callable[[FlowState, bytes], bool]
+"""Whether to keep a TCP direction, on its first in-order bytes: (flow, head)."""
+Handoff = Callable[[FlowState, int, int, bytes], None]
+"""A kept TCP direction's prefix, once: (flow, direction (0: from lo), timestamp, prefix)."""
 
 
 @dataclass(slots=True)
@@ -717,12 +723,7 @@ class FlowMeter:
         return []
 
     def feed_streams(
-        self,
-        limit: int,
-        max_streams: int,
-        syn: Callable[[FlowState, int, int, bool], None] | None,
-        decide: Callable[[FlowState, bytes], bool],
-        handoff: Callable[[FlowState, int, int, bytes], None],
+        self, limit: int, max_streams: int, syn: OnSyn | None, decide: Decide, handoff: Handoff
     ) -> bool:
         """Whether the meter walks TCP flows' packets itself, keeping their stream prefixes as
         ``SensorEngine._tcp`` does (the reference) and calling ``syn``, ``decide`` and
@@ -992,12 +993,7 @@ class NativeFlowMeter(FlowMeter):
         return cast("list[Any]", self._core.take_evicted())
 
     def feed_streams(
-        self,
-        limit: int,
-        max_streams: int,
-        syn: Callable[[FlowState, int, int, bool], None] | None,
-        decide: Callable[[FlowState, bytes], bool],
-        handoff: Callable[[FlowState, int, int, bytes], None],
+        self, limit: int, max_streams: int, syn: OnSyn | None, decide: Decide, handoff: Handoff
     ) -> bool:
         """Yes: the C table keeps the TCP streams (``set_streams``, "TCP streams" in
         ``_flowtable.c``); only the callbacks, which run dissectors, stay in Python."""
