@@ -929,7 +929,7 @@ class NativeFlowMeter(FlowMeter):
     def __init__(self, nat: NativeModule, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._nat = nat
-        self._streams = False
+        self._streams_on = False
         codes = range(len(TRANSPORTS))
         self._core = nat.FlowTable(
             self._idle,
@@ -968,7 +968,7 @@ class NativeFlowMeter(FlowMeter):
         self._ts_l = None
         self._ts_s, self._bits, self._from_lo = view.ts, view.bits, view.from_lo
         # the streams (feed_streams) read payloads by batch index; unused otherwise
-        pay_abs = batch.offset + dec.pay_off if self._streams else dec.pay_off
+        pay_abs = batch.offset + dec.pay_off if self._streams_on else dec.pay_off
         try:
             self._core.process(
                 order, *keys, view.ts, view.from_lo, view.bits, *self._cums, view.order, dec.src_mac,
@@ -998,7 +998,7 @@ class NativeFlowMeter(FlowMeter):
         """Yes: the C table keeps the TCP streams (``set_streams``, "TCP streams" in
         ``_flowtable.c``); only the callbacks, which run dissectors, stay in Python."""
         self._core.set_streams(limit, max_streams, syn, decide, handoff)
-        self._streams = True
+        self._streams_on = True
         return True
 
     def streams_evicted(self) -> int:
@@ -1009,6 +1009,7 @@ class NativeFlowMeter(FlowMeter):
         """Drop the hooks and the streams' callbacks (see ``FlowMeter.detach``)."""
         super().detach()
         self._core.set_streams(None)
+        self._streams_on = False
 
     def expire(self, now_ns: int) -> None:
         """End flows idle for longer than their timeout at ``now_ns``, and closed flows past grace."""
