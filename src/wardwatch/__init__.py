@@ -10,3 +10,12 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"
+
+# Some modules are compiled by mypyc at install time (setup.py, ADR 013). Their Python source
+# runs instead when WARDWATCH_PURE_PYTHON is set at start-up (the tests run it too) or when the
+# compiled build is not of the present sources; decided here, before any of them is imported.
+from pathlib import Path as _Path
+
+from wardwatch._pure import configure as _configure
+
+_configure(_Path(__file__).parent)

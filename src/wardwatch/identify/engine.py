@@ -116,7 +116,9 @@ def _add_observation_evidence(
 ) -> tuple[str, ...]:
     """:func:`observation_evidence`, appended to ``found`` (no list per observation); returns the
     descriptive fields the observation has, for phase 2a."""
-    fields = obs.fields
+    # Values as ``object``: they are whatever JSON the store holds. Typed as FieldValue, the
+    # mypyc build (ADR 013) would check each read and raise on anything else (a null).
+    fields: Mapping[str, object] = obs.fields
     rule_fields, descriptive, windows = _plan(fields, knowledge)
     for name, rules in rule_fields:
         hits = _field_hits(name, fields[name], rules, knowledge)
@@ -200,7 +202,8 @@ def _rule_hits(rules: tuple[Rule, ...], texts: tuple[str, ...], knowledge: Knowl
 
 def _windows_build(obs: StoredObservation) -> list[Evidence]:
     """smb.os_build "10.0.NNNNN": Windows 11 from build 22000 on (Microsoft release information)."""
-    build = obs.fields.get("smb.os_build")
+    fields: Mapping[str, object] = obs.fields  # any JSON (see _add_observation_evidence)
+    build = fields.get("smb.os_build")
     if not isinstance(build, str):
         return []
     match = re.match(r"^(\d+)\.(\d+)\.(\d+)", build)
@@ -305,7 +308,7 @@ def _family_sources(
         if item.attribute in (Attribute.MODEL, Attribute.MODEL_NUMBER):
             yield (item.value, 0.8, item.observation_uid, item.first_ns, item.last_ns, item.rule)
     for obs, names in described:
-        fields = obs.fields
+        fields: Mapping[str, object] = obs.fields  # any JSON (see _add_observation_evidence)
         for name in names:
             value = fields[name]
             if type(value) is str:  # the common case, without a generator per field

@@ -76,7 +76,8 @@ def _bindings(observations: Iterable[StoredObservation]) -> dict[str, dict[str, 
     """mac -> ip -> (first, last, protocol) from ARP and DHCP."""
     bound: dict[str, dict[str, tuple[int, int, str]]] = {}
     for obs in observations:
-        leased = obs.fields.get("dhcp.leased_ip")
+        fields: Mapping[str, object] = obs.fields  # any JSON: no FieldValue check when compiled
+        leased = fields.get("dhcp.leased_ip")
         bound_ip = obs.ip if obs.protocol in ("arp", "dhcp") else None
         if not bound_ip and not isinstance(leased, str):
             continue  # most observations bind nothing: no MAC check, no list

@@ -26,16 +26,16 @@ def test_a_closed_engine_is_freed_by_reference_counting() -> None:
         observations += len(engine.feed(batch).observations)
     observations += len(engine.finish().observations)
     assert observations > 100  # the engine did remember things worth freeing
+    # The engine holds its meter, so a freed meter means a freed engine. (The engine itself
+    # takes no weak reference where it is compiled by mypyc, ADR 013.)
     meter = weakref.ref(engine.meter)
-    alive = weakref.ref(engine)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         engine.close()
         assert engine.stats.observations == observations  # stats stay readable
         del engine
-        assert alive() is None, "the engine is still referenced (a cycle left after close)"
-        assert meter() is None
+        assert meter() is None, "the engine is still referenced (a cycle left after close)"
     finally:
         if was_enabled:
             gc.enable()
@@ -45,7 +45,7 @@ def test_an_unclosed_engine_is_in_a_cycle() -> None:
     """The reason ``close`` exists: without it, only the collector frees the engine."""
     engine = SensorEngine(SensorConfig())
     engine.finish()
-    alive = weakref.ref(engine)
+    alive = weakref.ref(engine.meter)  # held by the engine: alive while the engine is
     was_enabled = gc.isenabled()
     gc.disable()
     try:

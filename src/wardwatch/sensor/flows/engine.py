@@ -51,18 +51,19 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from wardwatch.model._build import builder
-from wardwatch.model.flow import Conversation, Flow, Transport
+from wardwatch.model.flow import Transport
 from wardwatch.model.observation import Observation
 from wardwatch.sensor.capture._common import native
 from wardwatch.sensor.capture.batch import PacketBatch
 from wardwatch.sensor.dissect.base import Dissector, PacketContext, TcpTraits
+from wardwatch.sensor.flows.config import SensorConfig, SensorOutput, SensorStats
 from wardwatch.sensor.flows.conversations import conversation_args, conversation_of, new_conversation_table
 from wardwatch.sensor.flows.decode import (
     ERROR_NAMES,
@@ -89,7 +90,6 @@ from wardwatch.sensor.flows.meter import (
     port_server,
 )
 from wardwatch.sensor.flows.sightings import new_sighting_table
-from wardwatch.store.ports import Sighting
 
 #: Payload packets per direction handed to a probe-matched UDP (or ICMP) dissector.
 PROBE_PACKETS = 8
@@ -104,91 +104,6 @@ _B_SYNS = B_SYN_LO | B_SYN_HI | B_SYNACK_LO | B_SYNACK_HI
 _B_SYN_RST = _B_SYNS | B_RST
 #: Context fields a remembered SYN result may depend on (the sender, its TTL, the traits).
 _SYN_CONTEXT = frozenset({"src_mac", "src_ip", "ttl", "tcp"})
-
-
-@dataclass(slots=True)
-class SensorConfig:
-    """Limits and timeouts of the packet path. Every table is bounded."""
-
-    idle_timeout_s: float = 120.0
-    active_timeout_s: float = 1800.0
-    max_flows: int = 500_000
-    stream_prefix_bytes: int = 16384
-    max_streams: int = 50_000
-    max_conversations: int = 1_000_000
-    max_sightings: int = 1_000_000
-    tcp_idle_timeout_s: float | None = None
-    """Idle timeout of TCP flows (None: ``idle_timeout_s``)."""
-    udp_idle_timeout_s: float | None = None
-    """Idle timeout of UDP flows (None: ``idle_timeout_s``)."""
-    tcp_close_grace_s: float = 5.0
-    """A TCP flow ends this long after FIN both ways or RST (late ACKs still count)."""
-    report_interval_s: float = 60.0
-    """Capture time between periodic sighting/conversation reports from ``feed``."""
-    dissect_cache_entries: int = 16384
-    """Results of datagram/L2 dissector calls remembered (0: off); see ``SensorEngine._call``."""
-    flow_records: Literal["all", "evidence"] = "all"
-    """Which ended flows become :class:`Flow` records in the output: ``"all"``, or ``"evidence"``:
-    only flows that are, when they end, the first or last occurrence (by timestamp, then flow
-    uid) of some distinct observation, the only flows a store keeps a reference to (its
-    ``first_flow_uid``/``last_flow_uid``). Every flow still counts in ``flows_ended`` and in the
-    conversations. See ``SensorEngine._settle``."""
-    max_evidence: int = 250_000
-    """Distinct observations whose first and last occurrence are tracked for ``"evidence"``; past
-    it the oldest is forgotten and the flows it pointed to are kept (a superset, never a loss)."""
-    occurrences: Literal["each", "combined"] = "each"
-    """What ``SensorOutput.observations`` holds: ``"each"``, every occurrence; ``"combined"``, per
-    distinct observation (uid) of the output its first and last occurrence (by timestamp, then
-    flow uid: the store's rule; one object when they are the same), with the number of
-    occurrences in ``SensorOutput.counts``. That is all a store keeps of a fact, and repeats (a
-    scan's million SYNs from one host, a device's periodic announcements) then cost no object
-    each. See ``SensorEngine._combine``."""
-
-
-@dataclass(slots=True)
-class SensorStats:
-    """Counters of everything the packet path did or skipped."""
-
-    packets: int = 0
-    bytes: int = 0
-    decode_errors: dict[str, int] = field(default_factory=dict)
-    non_ip: int = 0
-    flows_created: int = 0
-    flows_expired_idle: int = 0
-    flows_expired_active: int = 0
-    flows_closed: int = 0
-    flows_evicted: int = 0
-    flows_end_of_capture: int = 0
-    streams_evicted: int = 0
-    dissector_calls: int = 0
-    dissector_errors: int = 0
-    dissect_cache_hits: int = 0
-    dissect_cache_evicted: int = 0
-    observations: int = 0
-    conversations_evicted: int = 0
-    sightings_evicted: int = 0
-    first_ns: int | None = None
-    last_ns: int | None = None
-
-
-@dataclass(slots=True)
-class SensorOutput:
-    """What became final during one ``feed`` (or at ``finish``)."""
-
-    observations: list[Observation] = field(default_factory=list)
-    flows: list[Flow] = field(default_factory=list)
-    sightings: list[Sighting] = field(default_factory=list)
-    conversations: list[Conversation] = field(default_factory=list)
-    flows_ended: int = 0
-    """Flows that ended (all of them, also those not in ``flows`` under ``flow_records="evidence"``)."""
-    counts: dict[str, int] | None = None
-    """Under ``occurrences="combined"``: occurrences in this output per observation uid (the
-    observations list then holds each uid's first and last occurrence only); else None."""
-
-    @property
-    def occurrences(self) -> int:
-        """How many observation occurrences this output stands for (in either mode)."""
-        return len(self.observations) if self.counts is None else sum(self.counts.values())
 
 
 class _Stream:
@@ -231,11 +146,12 @@ _Memo = OrderedDict[tuple[object, ...], tuple[tuple[Observation, ...], ...]]
 """Remembered packet steps: key -> the observations of each dissector (see ``_remembered``)."""
 
 
-class _SynRows(NamedTuple):
+@dataclass(frozen=True)
+class _SynRows:
     """What ``SensorEngine._syn`` reads of one batch's SYN/SYN-ACK packets, row ``rank[k]`` for
     sorted position ``k``."""
 
-    key: Callable[[memoryview, int, int, int, bool], tuple[object, ...]]
+    key: Callable[..., tuple[object, ...]]  # (packet view, l3, l4, ip version, syn_ack)
     """``_syn_key``, or the same in C when the extension is built (ADR 010)."""
     rank: dict[int, int]
     offset: list[int]
@@ -247,7 +163,9 @@ class _SynRows(NamedTuple):
     ttl: list[int]
     ts: list[int]
     from_lo: list[bool]
-    data: memoryview
+    # A memoryview of the batch's bytes. ``Any``: mypyc cannot resolve ``memoryview`` in an
+    # attribute annotation of a compiled class (the module would not import).
+    data: Any
 
 
 def _tcp_traits(pkt: bytes | memoryview, l3: int, l4: int, ip_version: int, syn_ack: bool) -> TcpTraits:
