@@ -7,13 +7,13 @@ any other wardwatch module is imported) puts :class:`SourceFirst` in front of th
 to import the ``.py`` files of :data:`COMPILED` instead, when
 
 * ``WARDWATCH_PURE_PYTHON`` is set at start-up (the tests run the source this way too), or
-* the compiled build is stale: ``setup.py`` records a digest of each source it compiles
-  (:data:`STAMP`), and a source that no longer matches its digest (edited, or another branch
+* the compiled build is stale: ``setup.py`` records each source it compiles (:data:`STAMP`:
+  size, time and CRC-32), and a source that no longer matches its record (edited, or another branch
   checked out, since the last ``make install``) means the build is not of this code. Running
   it would run old code; the source is always right, only slower. All the modules then run as
   source, never a mix: compiled modules call each other directly.
 
-Start-up cost: a ``stat`` per listed source (their size and time as recorded: about 0.1 ms);
+Start-up cost: a ``stat`` per listed source (their size and time as recorded: under 1 ms);
 only a source whose size or time differs is read and its CRC-32 compared (a file checked out
 again with the same content is still current). Nothing heavier is imported here (no
 ``importlib.util``/``abc``, no ``hashlib``: 20 to 80 ms on every command).
@@ -110,8 +110,9 @@ def stale(package_dir: Path) -> str | None:
         return f"no readable {STAMP}: cannot tell what the compiled build was made from"
     found: dict[str, list[str]] = {}
     for line in lines:
-        module, *numbers = line.split()
-        found[module] = numbers
+        words = line.split()
+        if words:  # a damaged record must not stop wardwatch from starting: it only fails to match
+            found[words[0]] = words[1:]
     for module in COMPILED:
         source = source_path(package_dir, module)
         recorded = found.get(module, [])

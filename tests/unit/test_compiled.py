@@ -82,8 +82,11 @@ def test_a_build_without_its_record_is_not_trusted(tmp_path: Path) -> None:
     root = _package(tmp_path)
     (root / _pure.STAMP).unlink()
     assert "cannot tell what the compiled build was made from" in str(_pure.stale(root))
-    (root / _pure.STAMP).write_text("wardwatch.sensor.dissect.arp 00\n", encoding="ascii")
-    assert "changed since it was compiled" in str(_pure.stale(root))
+    lines = _pure.stamp_text(root).splitlines()
+    cut = "x\n \n" + "\n".join([*lines[:-1], " ".join(lines[-1].split()[:3])])  # last CRC lost
+    for damaged in ("wardwatch.sensor.dissect.arp 00\n", "\n\n", cut):
+        (root / _pure.STAMP).write_text(damaged, encoding="ascii")
+        assert "changed since it was compiled" in str(_pure.stale(root)), damaged
 
 
 def test_no_build_means_nothing_to_choose(tmp_path: Path) -> None:
