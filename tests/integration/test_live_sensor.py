@@ -11,6 +11,7 @@ rest (the capture record, the ring file), and that the sensor interface's TX cou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -112,7 +113,15 @@ def netns(tmp_path: Path) -> Iterator[Path]:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        _stop_dhclient(tmp_path / "dhclient.pid")
         _cleanup()
+
+
+def _stop_dhclient(pid_file: Path) -> None:
+    """dhclient goes to the background once it has a lease: stop it, or it outlives the test
+    (in a namespace that no longer exists)."""
+    with contextlib.suppress(OSError, ValueError):  # no lease taken, or already gone
+        os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
 
 def tx_packets() -> int:
